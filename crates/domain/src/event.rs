@@ -1,0 +1,132 @@
+//! Domain events: what a change tells the rest of the world.
+//!
+//! Every state change returns its events; the store commits them in the same transaction as
+//! the change (the outbox). Topics and payload members are a public contract:
+//!
+//! | topic | payload |
+//! |---|---|
+//! | `user.created` | `{user_id, email}` |
+//! | `post.created`, `post.updated`, `post.deleted` | `{post_id, owner_id}` |
+//! | `vote.created`, `vote.deleted` | `{post_id, user_id}` |
+
+use crate::post::PostId;
+use crate::user::{Email, UserId};
+
+/// Something that happened, recorded with the change that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(untagged))]
+#[non_exhaustive]
+pub enum DomainEvent {
+    /// A user registered.
+    UserCreated {
+        /// The new user.
+        user_id: UserId,
+        /// Their normalised address.
+        email: Email,
+    },
+    /// A post was created.
+    PostCreated {
+        /// The post.
+        post_id: PostId,
+        /// Its author.
+        owner_id: UserId,
+    },
+    /// A post was replaced.
+    PostUpdated {
+        /// The post.
+        post_id: PostId,
+        /// Its author.
+        owner_id: UserId,
+    },
+    /// A post was deleted.
+    PostDeleted {
+        /// The post.
+        post_id: PostId,
+        /// Its author.
+        owner_id: UserId,
+    },
+    /// A vote was added.
+    VoteCreated {
+        /// The post.
+        post_id: PostId,
+        /// The voter.
+        user_id: UserId,
+    },
+    /// A vote was removed.
+    VoteDeleted {
+        /// The post.
+        post_id: PostId,
+        /// The voter.
+        user_id: UserId,
+    },
+}
+
+impl DomainEvent {
+    /// The topic the event is published under.
+    #[must_use]
+    pub fn topic(&self) -> &'static str {
+        match self {
+            Self::UserCreated { .. } => "user.created",
+            Self::PostCreated { .. } => "post.created",
+            Self::PostUpdated { .. } => "post.updated",
+            Self::PostDeleted { .. } => "post.deleted",
+            Self::VoteCreated { .. } => "vote.created",
+            Self::VoteDeleted { .. } => "vote.deleted",
+        }
+    }
+}
+
+#[cfg(test)]
+mod topic_tests {
+    use super::*;
+
+    #[test]
+    fn topics_are_the_contract() {
+        let (u, p) = (UserId::new(1), PostId::new(2));
+        let email = Email::parse("a@example.com").expect("valid");
+        let cases = [
+            (
+                DomainEvent::UserCreated { user_id: u, email },
+                "user.created",
+            ),
+            (
+                DomainEvent::PostCreated {
+                    post_id: p,
+                    owner_id: u,
+                },
+                "post.created",
+            ),
+            (
+                DomainEvent::PostUpdated {
+                    post_id: p,
+                    owner_id: u,
+                },
+                "post.updated",
+            ),
+            (
+                DomainEvent::PostDeleted {
+                    post_id: p,
+                    owner_id: u,
+                },
+                "post.deleted",
+            ),
+            (
+                DomainEvent::VoteCreated {
+                    post_id: p,
+                    user_id: u,
+                },
+                "vote.created",
+            ),
+            (
+                DomainEvent::VoteDeleted {
+                    post_id: p,
+                    user_id: u,
+                },
+                "vote.deleted",
+            ),
+        ];
+        for (event, topic) in cases {
+            assert_eq!(event.topic(), topic);
+        }
+    }
+}
