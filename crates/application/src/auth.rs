@@ -1,0 +1,456 @@
+//! Authentication: bearer-token checks, password login, refresh rotation and logout.
+//!
+//! Session decisions (rotation, reuse, grace) are the domain's
+//! ([`keel_domain::session::SessionFamily`]); these use cases load, decide, persist and sign.
+
+use keel_domain::Timestamp;
+use keel_domain::session::{
+    FamilyId, IssuedToken, RevocationReason, SessionFamily, SessionPolicy, TokenId,
+};
+use keel_domain::user::{Email, User, UserId};
+use keel_ports::{
+    Clock, HashError, PasswordHasher, Sessions, StoreError, TokenCodec, TokenError, Users,
+};
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// An access token and a refresh token of the same session family.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// Short-lived bearer token.
+    pub access_token: String,
+    /// Long-lived token for `POST /auth/refresh`.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenPair(<redacted>)")
+    }
+}
+
+fn sign_pair(
+    tokens: &dyn TokenCodec,
+    user: UserId,
+    family: FamilyId,
+    issued: &IssuedToken,
+    now: Timestamp,
+) -> Result<TokenPair, TokenError> {
+    Ok(TokenPair {
+        access_token: tokens.issue_access(user, family, now)?,
+        refresh_token: tokens.issue_refresh(user, family, issued)?,
+    })
+}
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The user, as stored now.
+    pub user: User,
+    /// The session family the access token was issued with, if it names one.
+    pub family: Option<FamilyId>,
+}
+
+/// Why a bearer token was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthenticateError {
+    /// Invalid, expired or wrong-type token, or its user no longer exists.
+    #[error("Could not validate credentials")]
+    InvalidToken(#[source] Option<TokenError>),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Turns a bearer access token into the [`Principal`] it names.
+#[derive(Clone)]
+pub struct Authenticate {
+    tokens: Arc<dyn TokenCodec>,
+    users: Arc<dyn Users>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Authenticate {
+    /// Wires the use case.
+    pub fn new(tokens: Arc<dyn TokenCodec>, users: Arc<dyn Users>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            tokens,
+            users,
+            clock,
+        }
+    }
+
+    /// Verifies the token and loads its user.
+    ///
+    /// # Errors
+    /// [`AuthenticateError::InvalidToken`] when the token fails verification or names a user
+    /// that no longer exists.
+    pub async fn execute(&self, access_token: &str) -> Result<Principal, AuthenticateError> {
+        let claims = self
+            .tokens
+            .verify_access(access_token, self.clock.now())
+            .map_err(|e| AuthenticateError::InvalidToken(Some(e)))?;
+        let user = self
+            .users
+            .find(claims.user_id)
+            .await?
+            .ok_or(AuthenticateError::InvalidToken(None))?;
+        Ok(Principal {
+            user,
+            family: claims.family,
+        })
+    }
+}
+
+/// Why a login failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// Unknown address, no password, or a wrong one — deliberately indistinguishable.
+    #[error("Invalid Credentials")]
+    InvalidCredentials,
+    /// Hashing failed.
+    #[error(transparent)]
+    Hash(#[from] HashError),
+    /// Signing failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Password login: checks credentials and starts a session family (`POST /login`).
+#[derive(Clone)]
+pub struct Login {
+    users: Arc<dyn Users>,
+    hasher: Arc<dyn PasswordHasher>,
+    sessions: Arc<dyn Sessions>,
+    tokens: Arc<dyn TokenCodec>,
+    clock: Arc<dyn Clock>,
+    policy: SessionPolicy,
+}
+
+impl Login {
+    /// Wires the use case.
+    pub fn new(
+        users: Arc<dyn Users>,
+        hasher: Arc<dyn PasswordHasher>,
+        sessions: Arc<dyn Sessions>,
+        tokens: Arc<dyn TokenCodec>,
+        clock: Arc<dyn Clock>,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self {
+            users,
+            hasher,
+            sessions,
+            tokens,
+            clock,
+            policy,
+        }
+    }
+
+    /// Logs in with the address as typed and the password; `user_agent` labels the session.
+    ///
+    /// Every failed path spends one password verification, so timing does not reveal whether
+    /// an account exists.
+    ///
+    /// # Errors
+    /// [`LoginError::InvalidCredentials`] for any credential problem.
+    pub async fn execute(
+        &self,
+        email: &str,
+        password: &str,
+        user_agent: Option<&str>,
+    ) -> Result<TokenPair, LoginError> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.users.find_by_email(&email).await?,
+            Err(_) => None,
+        };
+        let stored_hash = user.as_ref().and_then(|u| u.password_hash.clone());
+        let verified = self.hasher.verify(password, stored_hash).await?;
+        let user = match user {
+            Some(user) if verified => user,
+            _ => return Err(LoginError::InvalidCredentials),
+        };
+        let now = self.clock.now();
+        let family = SessionFamily::start(
+            FamilyId::new(Uuid::new_v4()),
+            user.id,
+            TokenId::new(Uuid::new_v4()),
+            user_agent,
+            now,
+            &self.policy,
+        );
+        self.sessions.create(&family).await?;
+        tracing::info!(user_id = user.id.get(), family_id = %family.id(), "login succeeded");
+        Ok(sign_pair(
+            self.tokens.as_ref(),
+            user.id,
+            family.id(),
+            family.current(),
+            now,
+        )?)
+    }
+}
+
+/// Why a refresh token was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RefreshError {
+    /// Not a valid refresh token of this server, not the current token of a live family, a
+    /// replay (inside or outside the grace window), or the loser of a concurrent refresh.
+    #[error("Could not validate refresh token")]
+    InvalidRefreshToken,
+    /// Signing failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Outcome of a refresh attempt, for metrics and audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshOutcome {
+    /// Rotated.
+    Rotated,
+    /// Refused without changing anything.
+    Refused,
+    /// Reuse detected: the family was revoked.
+    ReuseDetected,
+}
+
+/// Exchanges a refresh token for a new pair, rotating it (`POST /auth/refresh`).
+#[derive(Clone)]
+pub struct RefreshSession {
+    sessions: Arc<dyn Sessions>,
+    tokens: Arc<dyn TokenCodec>,
+    clock: Arc<dyn Clock>,
+    policy: SessionPolicy,
+}
+
+impl RefreshSession {
+    /// Wires the use case.
+    pub fn new(
+        sessions: Arc<dyn Sessions>,
+        tokens: Arc<dyn TokenCodec>,
+        clock: Arc<dyn Clock>,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self {
+            sessions,
+            tokens,
+            clock,
+            policy,
+        }
+    }
+
+    /// Rotates `refresh_token`.
+    ///
+    /// # Errors
+    /// [`RefreshError::InvalidRefreshToken`] for every refusal; reuse outside the grace window
+    /// revokes the family first.
+    pub async fn execute(&self, refresh_token: &str) -> Result<TokenPair, RefreshError> {
+        self.execute_with_outcome(refresh_token).await.1
+    }
+
+    /// As [`Self::execute`], also telling what happened.
+    ///
+    /// # Errors
+    /// As [`Self::execute`].
+    pub async fn execute_with_outcome(
+        &self,
+        refresh_token: &str,
+    ) -> (RefreshOutcome, Result<TokenPair, RefreshError>) {
+        match self.rotate(refresh_token).await {
+            Ok(pair) => (RefreshOutcome::Rotated, Ok(pair)),
+            Err((outcome, error)) => (outcome, Err(error)),
+        }
+    }
+
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+    ) -> Result<TokenPair, (RefreshOutcome, RefreshError)> {
+        let refused = |e: RefreshError| (RefreshOutcome::Refused, e);
+        let now = self.clock.now();
+        let claims = self
+            .tokens
+            .verify_refresh(refresh_token, now)
+            .map_err(|_| refused(RefreshError::InvalidRefreshToken))?;
+        let mut family = self
+            .sessions
+            .find_by_token(claims.jti)
+            .await
+            .map_err(|e| refused(e.into()))?
+            .filter(|f| f.id() == claims.family && f.user_id() == claims.user_id)
+            .ok_or(refused(RefreshError::InvalidRefreshToken))?;
+        match family.refresh(claims.jti, TokenId::new(Uuid::new_v4()), now, &self.policy) {
+            Ok(change) => {
+                match self.sessions.save(&family, &change).await {
+                    Ok(()) => {}
+                    // A concurrent refresh of the same token won: this one is refused.
+                    Err(StoreError::Conflict) => {
+                        return Err(refused(RefreshError::InvalidRefreshToken));
+                    }
+                    Err(e) => return Err(refused(e.into())),
+                }
+                sign_pair(
+                    self.tokens.as_ref(),
+                    family.user_id(),
+                    family.id(),
+                    family.current(),
+                    now,
+                )
+                .map_err(|e| refused(e.into()))
+            }
+            Err(rejection) => {
+                if let Some(change) = rejection.change() {
+                    tracing::warn!(user_id = family.user_id().get(), family_id = %family.id(), "refresh token reuse detected; session family revoked");
+                    self.persist_revocation(family, change, now)
+                        .await
+                        .map_err(|e| refused(e.into()))?;
+                    return Err((
+                        RefreshOutcome::ReuseDetected,
+                        RefreshError::InvalidRefreshToken,
+                    ));
+                }
+                Err(refused(RefreshError::InvalidRefreshToken))
+            }
+        }
+    }
+
+    /// Saves a reuse revocation; if the family changed meanwhile (a concurrent rotation), the
+    /// revocation is applied to the fresh state, so reuse is never forgotten.
+    async fn persist_revocation(
+        &self,
+        family: SessionFamily,
+        change: keel_domain::session::SessionChange,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        match self.sessions.save(&family, &change).await {
+            Err(StoreError::Conflict) => {
+                revoke_with_retry(
+                    self.sessions.as_ref(),
+                    family.id(),
+                    RevocationReason::ReuseDetected,
+                    now,
+                )
+                .await
+            }
+            other => other,
+        }
+    }
+}
+
+/// Revokes a family, reloading and retrying when a concurrent change wins the version check.
+pub(crate) async fn revoke_with_retry(
+    sessions: &dyn Sessions,
+    id: FamilyId,
+    reason: RevocationReason,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    const ATTEMPTS: usize = 3;
+    for _ in 0..ATTEMPTS {
+        let Some(mut family) = sessions.find(id).await? else {
+            return Ok(());
+        };
+        let Some(change) = family.revoke(reason, now) else {
+            return Ok(());
+        };
+        match sessions.save(&family, &change).await {
+            Err(StoreError::Conflict) => continue,
+            other => return other,
+        }
+    }
+    Err(StoreError::Conflict)
+}
+
+/// Why a logout failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogoutError {
+    /// Not a valid refresh token of this server (malformed, forged, expired, wrong type).
+    #[error("Could not validate refresh token")]
+    InvalidRefreshToken,
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Revokes the family of a refresh token (`POST /auth/logout`). Idempotent.
+#[derive(Clone)]
+pub struct Logout {
+    sessions: Arc<dyn Sessions>,
+    tokens: Arc<dyn TokenCodec>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Logout {
+    /// Wires the use case.
+    pub fn new(
+        sessions: Arc<dyn Sessions>,
+        tokens: Arc<dyn TokenCodec>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            sessions,
+            tokens,
+            clock,
+        }
+    }
+
+    /// Revokes the token's family; an already revoked or forgotten family is fine.
+    ///
+    /// # Errors
+    /// [`LogoutError::InvalidRefreshToken`] when the token does not verify.
+    pub async fn execute(&self, refresh_token: &str) -> Result<(), LogoutError> {
+        let now = self.clock.now();
+        let claims = self
+            .tokens
+            .verify_refresh(refresh_token, now)
+            .map_err(|_| LogoutError::InvalidRefreshToken)?;
+        revoke_with_retry(
+            self.sessions.as_ref(),
+            claims.family,
+            RevocationReason::Logout,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// Revokes every session family of the caller (`POST /auth/logout-all`).
+#[derive(Clone)]
+pub struct LogoutAll {
+    sessions: Arc<dyn Sessions>,
+    clock: Arc<dyn Clock>,
+}
+
+impl LogoutAll {
+    /// Wires the use case.
+    pub fn new(sessions: Arc<dyn Sessions>, clock: Arc<dyn Clock>) -> Self {
+        Self { sessions, clock }
+    }
+
+    /// Revokes all of `user`'s families; returns how many were live.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the store fails.
+    pub async fn execute(&self, user: UserId) -> Result<u64, StoreError> {
+        let revoked = self
+            .sessions
+            .revoke_all(user, RevocationReason::LogoutAll, self.clock.now())
+            .await?;
+        tracing::info!(user_id = user.get(), revoked, "logged out everywhere");
+        Ok(revoked)
+    }
+}
+
+#[cfg(test)]
+#[path = "auth_tests.rs"]
+mod tests;
