@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn only_the_owner_replaces_or_deletes() {
         let mut p = post(1, true);
-        let later = p.created_at.add(time::Duration::seconds(5));
+        let later = p.created_at.plus(time::Duration::seconds(5));
         let draft = PostDraft {
             title: Title::parse("new").expect("valid"),
             content: Content::parse("body").expect("valid"),

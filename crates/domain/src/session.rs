@@ -248,7 +248,7 @@ impl SessionFamily {
                 current: IssuedToken {
                     jti: first,
                     issued_at: now,
-                    expires_at: now.add(policy.refresh_ttl),
+                    expires_at: now.plus(policy.refresh_ttl),
                     rotated_from: None,
                 },
                 version: 0,
@@ -327,7 +327,7 @@ impl SessionFamily {
             let issued = IssuedToken {
                 jti: new_jti,
                 issued_at: now,
-                expires_at: now.add(policy.refresh_ttl),
+                expires_at: now.plus(policy.refresh_ttl),
                 rotated_from: Some(presented),
             };
             self.record.current = issued;
@@ -396,7 +396,7 @@ mod tests {
     #[test]
     fn rotation_retires_the_presented_token() {
         let mut f = family();
-        let later = t0().add(Duration::minutes(5));
+        let later = t0().plus(Duration::minutes(5));
         let change = f
             .refresh(jti(1), jti(2), later, &policy())
             .expect("rotates");
@@ -405,7 +405,7 @@ mod tests {
         };
         assert_eq!(retired, jti(1));
         assert_eq!(issued.rotated_from, Some(jti(1)));
-        assert_eq!(issued.expires_at, later.add(Duration::days(30)));
+        assert_eq!(issued.expires_at, later.plus(Duration::days(30)));
         assert!(f.accepts(jti(2), later));
         assert!(!f.accepts(jti(1), later));
         assert_eq!(f.record().last_used_at, later);
@@ -415,7 +415,7 @@ mod tests {
     fn predecessor_inside_grace_is_refused_without_revoking() {
         let mut f = family();
         f.refresh(jti(1), jti(2), t0(), &policy()).expect("rotates");
-        let replay = t0().add(Duration::seconds(9));
+        let replay = t0().plus(Duration::seconds(9));
         assert_eq!(
             f.refresh(jti(1), jti(3), replay, &policy()),
             Err(RefreshRejection::GraceReplay)
@@ -427,7 +427,7 @@ mod tests {
     fn predecessor_after_grace_revokes_the_family() {
         let mut f = family();
         f.refresh(jti(1), jti(2), t0(), &policy()).expect("rotates");
-        let replay = t0().add(Duration::seconds(10));
+        let replay = t0().plus(Duration::seconds(10));
         let err = f
             .refresh(jti(1), jti(3), replay, &policy())
             .expect_err("reuse");
@@ -464,7 +464,7 @@ mod tests {
     #[test]
     fn expired_current_token_is_refused_and_family_is_not_live() {
         let mut f = family();
-        let late = t0().add(Duration::days(30));
+        let late = t0().plus(Duration::days(30));
         assert!(!f.is_live(late));
         assert_eq!(
             f.refresh(jti(1), jti(2), late, &policy()),

@@ -45,7 +45,7 @@ impl Timestamp {
 
     /// This instant moved by `by` (saturating at the ends of the representable range).
     #[must_use]
-    pub fn add(self, by: Duration) -> Self {
+    pub fn plus(self, by: Duration) -> Self {
         Self(self.0.saturating_add(by))
     }
 
@@ -115,7 +115,7 @@ mod tests {
     #[test]
     fn arithmetic_moves_and_measures() {
         let ts = Timestamp::new(datetime!(2026-01-02 03:04:05 UTC));
-        let later = ts.add(Duration::seconds(90));
+        let later = ts.plus(Duration::seconds(90));
         assert_eq!(later.since(ts), Duration::seconds(90));
         assert!(later > ts);
     }
