@@ -1,1 +1,159 @@
-//! placeholder
+//! # keel-http
+//!
+//! keel's HTTP adapter (actix-web): routes and DTOs of the contract, bearer authentication,
+//! RFC 9457 problem responses for every error, API version routing, `/health`, `/ready`, and
+//! the OpenAPI document with its embedded viewers.
+//!
+//! [`build_app`] assembles the application from the use cases ([`UseCases`]) and
+//! [`HttpSettings`]; `keel-bootstrap` decides what goes in.
+#![forbid(unsafe_code)]
+
+pub mod dto;
+mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod problem;
+mod routes;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{App, Error, web};
+use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
+use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
+use keel_application::sessions::{ListSessions, RevokeSession};
+use keel_application::users::{GetUser, RegisterUser};
+use keel_application::votes::CastVote;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+pub use middleware::ApiVersions;
+pub use problem::Problem;
+
+/// Every use case the routes call.
+#[derive(Clone)]
+#[expect(missing_docs, reason = "each field is the use case of the same name")]
+pub struct UseCases {
+    pub authenticate: Authenticate,
+    pub register: RegisterUser,
+    pub get_user: GetUser,
+    pub login: Login,
+    pub refresh: RefreshSession,
+    pub logout: Logout,
+    pub logout_all: LogoutAll,
+    pub list_sessions: ListSessions,
+    pub revoke_session: RevokeSession,
+    pub list_posts: ListPosts,
+    pub get_post: GetPost,
+    pub create_post: CreatePost,
+    pub update_post: UpdatePost,
+    pub delete_post: DeletePost,
+    pub cast_vote: CastVote,
+}
+
+/// HTTP-level settings.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Versions served and the latest.
+    pub versions: ApiVersions,
+    /// Largest accepted request body; larger bodies get 413.
+    pub max_body_bytes: usize,
+    /// Whether the browser GUI pack is enabled.
+    pub frontend_enabled: bool,
+}
+
+/// What `/ready` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadinessReport {
+    /// The database answered.
+    pub database: bool,
+    /// Redis answered (true when not configured).
+    pub redis: bool,
+    /// Every *required* dependency answered.
+    pub ready: bool,
+}
+
+/// Checks the dependencies for `/ready`.
+pub trait Readiness: Send + Sync + 'static {
+    /// Pings the dependencies.
+    fn check(&self) -> Pin<Box<dyn Future<Output = ReadinessReport> + Send + '_>>;
+}
+
+/// Set when shutdown begins, so `/ready` turns 503 and load balancers drain first.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownFlag(Arc<AtomicBool>);
+
+impl ShutdownFlag {
+    /// Marks the start of shutdown.
+    pub fn set(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_set(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Assembles the actix application: middleware, the versioned API, operational routes.
+pub fn build_app(
+    use_cases: UseCases,
+    settings: HttpSettings,
+    readiness: Arc<dyn Readiness>,
+    shutdown: ShutdownFlag,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    let document = openapi::Document::new(&settings.versions.latest);
+    let api_scope = format!("/api/{}", settings.versions.latest);
+    let u = use_cases;
+    App::new()
+        .app_data(web::PayloadConfig::new(settings.max_body_bytes))
+        .app_data(web::Data::new(settings.versions.clone()))
+        .app_data(web::Data::new(settings))
+        .app_data(web::Data::from(readiness))
+        .app_data(web::Data::new(shutdown))
+        .app_data(web::Data::new(document))
+        .app_data(web::Data::new(u.authenticate))
+        .app_data(web::Data::new(u.register))
+        .app_data(web::Data::new(u.get_user))
+        .app_data(web::Data::new(u.login))
+        .app_data(web::Data::new(u.refresh))
+        .app_data(web::Data::new(u.logout))
+        .app_data(web::Data::new(u.logout_all))
+        .app_data(web::Data::new(u.list_sessions))
+        .app_data(web::Data::new(u.revoke_session))
+        .app_data(web::Data::new(u.list_posts))
+        .app_data(web::Data::new(u.get_post))
+        .app_data(web::Data::new(u.create_post))
+        .app_data(web::Data::new(u.update_post))
+        .app_data(web::Data::new(u.delete_post))
+        .app_data(web::Data::new(u.cast_vote))
+        .wrap(from_fn(middleware::render_problems))
+        .wrap(from_fn(middleware::versioning))
+        .wrap(from_fn(middleware::request_id))
+        .service(web::scope(&api_scope).configure(routes::configure_v1))
+        .route("/health", web::get().to(routes::system::health))
+        .route("/ready", web::get().to(routes::system::ready))
+        .route("/openapi.json", web::get().to(routes::system::openapi))
+        .route("/docs", web::get().to(routes::system::docs))
+        .route(
+            "/docs/assets/{file}",
+            web::get().to(routes::system::docs_asset),
+        )
+        .route("/redoc", web::get().to(routes::system::redoc))
+        .route("/", web::get().to(routes::system::root))
+        .default_service(web::to(not_found))
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, Problem> {
+    Err(Problem::for_status(actix_web::http::StatusCode::NOT_FOUND))
+}

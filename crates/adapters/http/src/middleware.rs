@@ -1,0 +1,378 @@
+//! Cross-cutting request handling: request ids, API version routing, and problem rendering.
+//!
+//! Order (outermost first): [`request_id`] → [`versioning`] → [`render_problems`] → routes.
+//! - `request_id` honours a valid `X-Request-Id` or makes one, and echoes it back.
+//! - `versioning` resolves which API version a request targets, rewrites alias paths
+//!   (`/api/posts` → `/api/v1/posts`) and trailing slashes before routing, remembers the path
+//!   as sent (the problem `instance`), and adds `X-API-Version` (+ `-Defaulted`) headers.
+//! - `render_problems` writes every error response as `application/problem+json`.
+
+use crate::problem::{PROBLEM_JSON, Problem};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Uri;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpResponse, web};
+use std::time::Instant;
+
+/// The request id of the current request (honoured from `X-Request-Id` or generated).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The path exactly as the client sent it, before alias rewriting.
+#[derive(Debug, Clone)]
+pub struct OriginalPath(pub String);
+
+/// The API versions this server speaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiVersions {
+    /// Used when a request does not name a supported version.
+    pub latest: String,
+    /// Every version served.
+    pub supported: Vec<String>,
+}
+
+impl ApiVersions {
+    fn supports(&self, version: &str) -> bool {
+        self.supported.iter().any(|v| v == version)
+    }
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const X_API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
+const X_API_VERSION_DEFAULTED: HeaderName = HeaderName::from_static("x-api-version-defaulted");
+
+fn valid_request_id(value: &HeaderValue) -> Option<String> {
+    let text = value.to_str().ok()?;
+    let ok = (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
+    ok.then(|| text.to_owned())
+}
+
+/// Assigns the request id and logs one line per request.
+pub async fn request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let started = Instant::now();
+    let method = req.method().clone();
+    let mut res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
+    tracing::info!(
+        request_id = %id,
+        method = %method,
+        route = %route,
+        status = res.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request served"
+    );
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(res)
+}
+
+/// Where a request goes, as decided from its path and `X-API-Version` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Serve it; `rewrite` is the internal path when it differs from the one sent.
+    Serve {
+        /// Internal path, if rewritten.
+        rewrite: Option<String>,
+        /// The version answering.
+        version: String,
+        /// Whether the version was inferred.
+        defaulted: bool,
+    },
+    /// The path names a version this server does not speak.
+    UnsupportedVersion,
+}
+
+/// Decides the version and internal path of a request (pure; see the module docs).
+pub(crate) fn resolve(path: &str, header: Option<&str>, versions: &ApiVersions) -> Route {
+    let trimmed = if path.len() > 1 && path.ends_with('/') {
+        path.trim_end_matches('/')
+    } else {
+        path
+    };
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let changed = |p: String| if p == path { None } else { Some(p) };
+    let rest = match trimmed.strip_prefix("/api") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => rest,
+        _ => {
+            return Route::Serve {
+                rewrite: changed(trimmed.to_owned()),
+                version: versions.latest.clone(),
+                defaulted: true,
+            };
+        }
+    };
+    let first = rest.trim_start_matches('/').split('/').next().unwrap_or("");
+    let names_version =
+        first.len() > 1 && first.starts_with('v') && first[1..].bytes().all(|b| b.is_ascii_digit());
+    if names_version {
+        if versions.supports(first) {
+            return Route::Serve {
+                rewrite: changed(trimmed.to_owned()),
+                version: first.to_owned(),
+                defaulted: false,
+            };
+        }
+        return Route::UnsupportedVersion;
+    }
+    let (version, defaulted) = match header {
+        Some(v) if versions.supports(v) => (v.to_owned(), false),
+        _ => (versions.latest.clone(), true),
+    };
+    Route::Serve {
+        rewrite: Some(format!("/api/{version}{rest}")),
+        version,
+        defaulted,
+    }
+}
+
+fn set_path(req: &mut ServiceRequest, path: &str) {
+    let head = req.head_mut();
+    let mut parts = head.uri.clone().into_parts();
+    let path_and_query = match head.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    parts.path_and_query = path_and_query.parse().ok();
+    if let Ok(uri) = Uri::from_parts(parts) {
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+}
+
+fn version_headers(
+    headers: &mut actix_web::http::header::HeaderMap,
+    version: &str,
+    defaulted: bool,
+) {
+    if let Ok(value) = HeaderValue::from_str(version) {
+        headers.insert(X_API_VERSION, value);
+    }
+    if defaulted {
+        headers.insert(X_API_VERSION_DEFAULTED, HeaderValue::from_static("true"));
+    }
+}
+
+/// Routes the request to its API version (see the module docs).
+pub async fn versioning(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let versions = req
+        .app_data::<web::Data<ApiVersions>>()
+        .map(|v| v.get_ref().clone())
+        .unwrap_or_else(|| ApiVersions {
+            latest: "v1".to_owned(),
+            supported: vec!["v1".to_owned()],
+        });
+    let sent = req.path().to_owned();
+    req.extensions_mut().insert(OriginalPath(sent.clone()));
+    let header = req
+        .headers()
+        .get(X_API_VERSION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    match resolve(&sent, header.as_deref(), &versions) {
+        Route::UnsupportedVersion => {
+            let problem = Problem::for_status(actix_web::http::StatusCode::NOT_FOUND);
+            let mut res = problem_response(&req, &problem, HttpResponse::NotFound().finish());
+            version_headers(res.headers_mut(), &versions.latest, true);
+            Ok(req.into_response(res))
+        }
+        Route::Serve {
+            rewrite,
+            version,
+            defaulted,
+        } => {
+            if let Some(path) = rewrite {
+                set_path(&mut req, &path);
+            }
+            let mut res = next.call(req).await?.map_into_boxed_body();
+            version_headers(res.headers_mut(), &version, defaulted);
+            Ok(res)
+        }
+    }
+}
+
+/// Builds the problem+json response for `problem`, keeping `original`'s extra headers.
+fn problem_response(
+    req: &ServiceRequest,
+    problem: &Problem,
+    original: HttpResponse,
+) -> HttpResponse {
+    let extensions = req.extensions();
+    let instance = extensions
+        .get::<OriginalPath>()
+        .map_or_else(|| req.path().to_owned(), |p| p.0.clone());
+    let trace_id = extensions.get::<RequestId>().map(|r| r.0.clone());
+    drop(extensions);
+    build_problem_response(problem, &instance, trace_id.as_deref(), &original)
+}
+
+fn build_problem_response(
+    problem: &Problem,
+    instance: &str,
+    trace_id: Option<&str>,
+    original: &HttpResponse,
+) -> HttpResponse {
+    let mut builder = HttpResponse::build(problem.status());
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            builder.append_header((name.clone(), value.clone()));
+        }
+    }
+    builder
+        .content_type(PROBLEM_JSON)
+        .body(problem.body(instance, trace_id).to_string())
+}
+
+/// Writes every error response (status ≥ 400) as `application/problem+json`.
+pub async fn render_problems(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let http_req = req.request().clone();
+    let res = match next.call(req).await {
+        Ok(res) => res.map_into_boxed_body(),
+        Err(error) => ServiceResponse::new(http_req, error.error_response()),
+    };
+    if res.status().as_u16() < 400 {
+        return Ok(res);
+    }
+    let problem = match res.response().error().and_then(|e| e.as_error::<Problem>()) {
+        Some(problem) => problem.clone(),
+        None => {
+            if res.status().is_server_error() {
+                let cause = res
+                    .response()
+                    .error()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                tracing::error!(status = res.status().as_u16(), error = %cause, "request failed outside a handler");
+            }
+            Problem::for_status(res.status())
+        }
+    };
+    let (http_req, original) = res.into_parts();
+    let extensions = http_req.extensions();
+    let instance = extensions
+        .get::<OriginalPath>()
+        .map_or_else(|| http_req.path().to_owned(), |p| p.0.clone());
+    let trace_id = extensions.get::<RequestId>().map(|r| r.0.clone());
+    drop(extensions);
+    let response = build_problem_response(&problem, &instance, trace_id.as_deref(), &original);
+    Ok(ServiceResponse::new(http_req, response))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn versions() -> ApiVersions {
+        ApiVersions {
+            latest: "v1".into(),
+            supported: vec!["v1".into()],
+        }
+    }
+
+    fn serve(rewrite: Option<&str>, defaulted: bool) -> Route {
+        Route::Serve {
+            rewrite: rewrite.map(str::to_owned),
+            version: "v1".into(),
+            defaulted,
+        }
+    }
+
+    #[test]
+    fn canonical_paths_are_served_as_sent() {
+        assert_eq!(
+            resolve("/api/v1/posts", None, &versions()),
+            serve(None, false)
+        );
+        assert_eq!(
+            resolve("/api/v1/posts/", None, &versions()),
+            serve(Some("/api/v1/posts"), false)
+        );
+    }
+
+    #[test]
+    fn alias_paths_go_to_the_latest_or_the_header_version() {
+        assert_eq!(
+            resolve("/api/posts", None, &versions()),
+            serve(Some("/api/v1/posts"), true)
+        );
+        assert_eq!(
+            resolve("/api/posts/", Some("v1"), &versions()),
+            serve(Some("/api/v1/posts"), false)
+        );
+        assert_eq!(
+            resolve("/api/vote", Some("v9"), &versions()),
+            serve(Some("/api/v1/vote"), true)
+        );
+        assert_eq!(
+            resolve("/api", None, &versions()),
+            serve(Some("/api/v1"), true)
+        );
+    }
+
+    #[test]
+    fn unsupported_path_versions_are_refused_and_the_path_beats_the_header() {
+        assert_eq!(
+            resolve("/api/v2/posts", Some("v1"), &versions()),
+            Route::UnsupportedVersion
+        );
+        let two = ApiVersions {
+            latest: "v1".into(),
+            supported: vec!["v1".into(), "v2".into()],
+        };
+        assert_eq!(
+            resolve("/api/v2/posts", Some("v1"), &two),
+            Route::Serve {
+                rewrite: None,
+                version: "v2".into(),
+                defaulted: false
+            }
+        );
+    }
+
+    #[test]
+    fn paths_outside_the_api_are_defaulted() {
+        assert_eq!(resolve("/health", None, &versions()), serve(None, true));
+        assert_eq!(resolve("/", None, &versions()), serve(None, true));
+        assert_eq!(resolve("/apix/v1", None, &versions()), serve(None, true));
+        assert_eq!(
+            resolve("/docs/", None, &versions()),
+            serve(Some("/docs"), true)
+        );
+    }
+
+    #[test]
+    fn request_ids_are_bounded_and_plain() {
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_static("abc-123")),
+            Some("abc-123".into())
+        );
+        assert_eq!(valid_request_id(&HeaderValue::from_static("a b")), None);
+        assert_eq!(
+            valid_request_id(&HeaderValue::from_str(&"a".repeat(129)).expect("ascii")),
+            None
+        );
+    }
+}

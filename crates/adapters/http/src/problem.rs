@@ -1,0 +1,470 @@
+//! RFC 9457 problem details: the one place where failures become HTTP responses.
+//!
+//! Handlers return [`Problem`]; use-case errors convert into it through the `From` impls at the
+//! bottom of this module, so every outcome has exactly one status, `error_code` and `detail`.
+//! The body is written by [`crate::middleware::render_problems`], which knows the request path
+//! (`instance`) and request id (`trace_id`), and which also turns responses produced outside the
+//! handlers (unknown route, wrong method, oversized payload, …) into problems.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use keel_application::auth::{AuthenticateError, LoginError, LogoutError, RefreshError};
+use keel_application::posts::PostError;
+use keel_application::sessions::RevokeSessionError;
+use keel_application::users::{GetUserError, RegisterError};
+use keel_application::votes::VoteError;
+use keel_domain::vote::VoteRuleError;
+use keel_ports::StoreError;
+use serde::Serialize;
+use std::fmt;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// One failed field of a request (`loc` as in the original contract: `["body","title"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Where: `body`, `query` or `path`, then the field name.
+    pub loc: Vec<String>,
+    /// Human-readable message.
+    pub msg: String,
+    /// Machine-readable kind (`missing`, `string_too_short`, `int_parsing`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// A field error at `loc`.
+    pub fn new(loc: &[&str], msg: impl Into<String>, kind: &str) -> Self {
+        Self {
+            loc: loc.iter().map(|s| (*s).to_owned()).collect(),
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }
+    }
+}
+
+/// An error response: status, stable `error_code`, `detail`, optional field errors and extra
+/// headers.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    status: StatusCode,
+    error_code: &'static str,
+    detail: String,
+    extra: Box<Extra>,
+}
+
+/// The rarely used parts, boxed so `Result<_, Problem>` stays small.
+#[derive(Debug, Clone, Default)]
+struct Extra {
+    errors: Option<Vec<FieldError>>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    members: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+impl Problem {
+    /// A problem with this status, code and detail.
+    pub fn new(status: StatusCode, error_code: &'static str, detail: impl Into<String>) -> Self {
+        Self {
+            status,
+            error_code,
+            detail: detail.into(),
+            extra: Box::default(),
+        }
+    }
+
+    /// 422 `validation_error` listing the failed fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut problem = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_error",
+            "Request validation failed",
+        );
+        problem.extra.errors = Some(errors);
+        problem
+    }
+
+    /// 401 `invalid_credentials` with `WWW-Authenticate: Bearer`.
+    pub fn unauthorized(detail: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", detail)
+    }
+
+    /// 500 `internal_error`; the cause is logged, never shown.
+    pub fn internal(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %ErrorChain(cause), "request failed");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal Server Error",
+        )
+    }
+
+    /// 503 `service_unavailable` for an unreachable dependency; the cause is logged.
+    pub fn unavailable(cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %ErrorChain(cause), "dependency unavailable");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "Service temporarily unavailable",
+        )
+    }
+
+    /// The problem for a status that no handler described (routing errors, payload limits…).
+    pub fn for_status(status: StatusCode) -> Self {
+        let code = match status.as_u16() {
+            400 => "bad_request",
+            401 => "invalid_credentials",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            406 => "not_acceptable",
+            408 => "request_timeout",
+            411 => "length_required",
+            413 => "payload_too_large",
+            414 => "uri_too_long",
+            415 => "unsupported_media_type",
+            422 => "validation_error",
+            429 => "rate_limit_exceeded",
+            431 => "request_header_fields_too_large",
+            503 => "service_unavailable",
+            s if s >= 500 => "internal_error",
+            _ => "http_error",
+        };
+        Self::new(status, code, status.canonical_reason().unwrap_or("Error"))
+    }
+
+    /// Combines two validation problems into one listing both sets of field errors; for any
+    /// other pair, the first wins.
+    #[must_use]
+    pub fn merge(mut self, other: Problem) -> Self {
+        if let (Some(mine), Some(theirs)) = (self.extra.errors.as_mut(), other.extra.errors) {
+            mine.extend(theirs);
+        }
+        self
+    }
+
+    /// Adds a response header.
+    #[must_use]
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.extra.headers.push((name, value));
+        self
+    }
+
+    /// Adds a member to the body (e.g. `checks` on a readiness problem).
+    #[must_use]
+    pub fn with_member(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extra
+            .members
+            .get_or_insert_with(serde_json::Map::new)
+            .insert(name.to_owned(), value);
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The stable error code.
+    pub fn error_code(&self) -> &'static str {
+        self.error_code
+    }
+
+    /// The body, given the request path and request id.
+    pub fn body(&self, instance: &str, trace_id: Option<&str>) -> serde_json::Value {
+        let mut body = serde_json::json!({
+            "type": "about:blank",
+            "title": self.status.canonical_reason().unwrap_or("Error"),
+            "status": self.status.as_u16(),
+            "detail": self.detail,
+            "instance": instance,
+            "error_code": self.error_code,
+        });
+        if let Some(map) = body.as_object_mut() {
+            if let Some(errors) = &self.extra.errors {
+                map.insert(
+                    "errors".to_owned(),
+                    serde_json::to_value(errors).unwrap_or_default(),
+                );
+            }
+            if let Some(trace_id) = trace_id {
+                map.insert("trace_id".to_owned(), trace_id.into());
+            }
+            if let Some(members) = &self.extra.members {
+                for (k, v) in members {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        body
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.error_code,
+            self.detail
+        )
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The headers only: the body is written by the problem renderer, which knows the request.
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        for (name, value) in &self.extra.headers {
+            response.insert_header((name.clone(), value.clone()));
+        }
+        response.content_type(PROBLEM_JSON).finish()
+    }
+}
+
+/// Displays an error with its whole `source` chain, for logs.
+struct ErrorChain<'a>(&'a dyn std::error::Error);
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Self::unavailable(&error),
+            _ => Self::internal(&error),
+        }
+    }
+}
+
+impl From<AuthenticateError> for Problem {
+    fn from(error: AuthenticateError) -> Self {
+        match error {
+            AuthenticateError::InvalidToken(_) => {
+                Self::unauthorized("Could not validate credentials")
+            }
+            AuthenticateError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<RegisterError> for Problem {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::EmailAlreadyRegistered => Self::new(
+                StatusCode::CONFLICT,
+                "email_already_registered",
+                "Email is already registered",
+            ),
+            RegisterError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<GetUserError> for Problem {
+    fn from(error: GetUserError) -> Self {
+        match error {
+            GetUserError::NotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "user_not_found",
+                format!("User with id: {id} does not exist"),
+            ),
+            GetUserError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<LoginError> for Problem {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => Self::new(
+                StatusCode::FORBIDDEN,
+                "invalid_credentials",
+                "Invalid Credentials",
+            ),
+            LoginError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+fn invalid_refresh_token() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_refresh_token",
+        "Could not validate refresh token",
+    )
+}
+
+impl From<RefreshError> for Problem {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidRefreshToken => invalid_refresh_token(),
+            RefreshError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<LogoutError> for Problem {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::InvalidRefreshToken => invalid_refresh_token(),
+            LogoutError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+impl From<RevokeSessionError> for Problem {
+    fn from(error: RevokeSessionError) -> Self {
+        match error {
+            RevokeSessionError::NotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "session_not_found",
+                format!("Session {id} does not exist"),
+            ),
+            RevokeSessionError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+/// Post errors read differently on get (`was not found`) and on update/delete (`does not
+/// exist`): the original contract's texts.
+pub(crate) fn post_problem(error: PostError, on_read: bool) -> Problem {
+    match error {
+        PostError::NotFound(id) if on_read => Problem::new(
+            StatusCode::NOT_FOUND,
+            "post_not_found",
+            format!("post with id: {id} was not found"),
+        ),
+        PostError::NotFound(id) => Problem::new(
+            StatusCode::NOT_FOUND,
+            "post_not_found",
+            format!("post with id: {id} does not exist"),
+        ),
+        PostError::NotOwner(_) => Problem::new(
+            StatusCode::FORBIDDEN,
+            "not_post_owner",
+            "Not authorized to perform requested action",
+        ),
+        PostError::Store(e) => e.into(),
+        other => Problem::internal(&other),
+    }
+}
+
+impl From<VoteError> for Problem {
+    fn from(error: VoteError) -> Self {
+        match error {
+            VoteError::PostNotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                "post_not_found",
+                format!("Post with id: {id} does not exist"),
+            ),
+            VoteError::Rule(VoteRuleError::AlreadyVoted { user, post }) => Self::new(
+                StatusCode::CONFLICT,
+                "already_voted",
+                format!("user {user} has already voted on post {post}"),
+            ),
+            VoteError::Rule(VoteRuleError::VoteNotFound) => Self::new(
+                StatusCode::NOT_FOUND,
+                "vote_not_found",
+                "Vote does not exist",
+            ),
+            VoteError::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_carries_every_member_of_the_contract() {
+        let problem = Problem::validation(vec![FieldError::new(
+            &["body", "title"],
+            "Field required",
+            "missing",
+        )]);
+        let body = problem.body("/api/posts", Some("req-1"));
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "about:blank", "title": "Unprocessable Entity", "status": 422,
+                "detail": "Request validation failed", "instance": "/api/posts",
+                "error_code": "validation_error", "trace_id": "req-1",
+                "errors": [{"loc": ["body", "title"], "msg": "Field required", "type": "missing"}]
+            })
+        );
+    }
+
+    #[test]
+    fn statuses_without_a_handler_get_stable_codes() {
+        assert_eq!(
+            Problem::for_status(StatusCode::NOT_FOUND).error_code(),
+            "not_found"
+        );
+        assert_eq!(
+            Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).error_code(),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).error_code(),
+            "payload_too_large"
+        );
+        assert_eq!(
+            Problem::for_status(StatusCode::BAD_GATEWAY).error_code(),
+            "internal_error"
+        );
+        let body = Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).body("/x", None);
+        assert_eq!(body["detail"], "Method Not Allowed");
+        assert!(body.get("trace_id").is_none());
+    }
+
+    #[test]
+    fn unauthorized_responses_challenge_for_a_bearer_token() {
+        let response = Problem::unauthorized("Not authenticated").error_response();
+        assert_eq!(
+            response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.as_bytes()),
+            Some(&b"Bearer"[..])
+        );
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let problem: Problem = StoreError::Unexpected("password=hunter2 in SQL".into()).into();
+        let body = problem.body("/x", None);
+        assert_eq!(body["detail"], "Internal Server Error");
+        assert!(!body.to_string().contains("hunter2"));
+        let unavailable: Problem = StoreError::Unavailable("refused".into()).into();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

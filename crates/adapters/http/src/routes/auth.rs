@@ -1,0 +1,104 @@
+//! `/login` and `/auth/*`: password login, refresh rotation, logout, sessions.
+
+use super::{no_content, no_store};
+use crate::dto::{SessionOut, TokenOut};
+use crate::extract::{AuthUser, BodyFields, Fields, json_body, json_or_form_body, path_uuid};
+use crate::problem::Problem;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use keel_application::auth::{Login, Logout, LogoutAll, RefreshSession};
+use keel_application::sessions::{ListSessions, RevokeSession};
+use keel_domain::session::FamilyId;
+
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// `POST /login`: form `username`/`password` (OAuth2 password flow) or JSON `{email, password}`.
+pub(crate) async fn login(
+    req: HttpRequest,
+    body: web::Bytes,
+    login: web::Data<Login>,
+) -> Result<HttpResponse, Problem> {
+    let parsed = json_or_form_body(&req, &body)?;
+    let identity_field = if matches!(parsed, BodyFields::Form(_)) {
+        "username"
+    } else {
+        "email"
+    };
+    let map = parsed.into_map();
+    let mut fields = Fields::new("body", &map);
+    let identity = fields.string(identity_field);
+    let password = fields.string("password");
+    fields.finish()?;
+    let (Some(identity), Some(password)) = (identity, password) else {
+        return Err(Problem::validation(Vec::new()));
+    };
+    let pair = login
+        .execute(identity, password, user_agent(&req).as_deref())
+        .await?;
+    Ok(no_store(HttpResponse::Ok()).json(TokenOut::from(pair)))
+}
+
+fn refresh_token_field(req: &HttpRequest, body: &[u8]) -> Result<String, Problem> {
+    let map = json_body(req, body)?;
+    let mut fields = Fields::new("body", &map);
+    let token = fields.string("refresh_token").map(str::to_owned);
+    fields.finish()?;
+    token.ok_or_else(|| Problem::validation(Vec::new()))
+}
+
+/// `POST /auth/refresh` `{refresh_token}` → a rotated pair.
+pub(crate) async fn refresh(
+    req: HttpRequest,
+    body: web::Bytes,
+    refresh: web::Data<RefreshSession>,
+) -> Result<HttpResponse, Problem> {
+    let token = refresh_token_field(&req, &body)?;
+    let pair = refresh.execute(&token).await?;
+    Ok(no_store(HttpResponse::Ok()).json(TokenOut::from(pair)))
+}
+
+/// `POST /auth/logout` `{refresh_token}` → 204.
+pub(crate) async fn logout(
+    req: HttpRequest,
+    body: web::Bytes,
+    logout: web::Data<Logout>,
+) -> Result<HttpResponse, Problem> {
+    let token = refresh_token_field(&req, &body)?;
+    logout.execute(&token).await?;
+    Ok(no_content())
+}
+
+/// `POST /auth/logout-all` → 204.
+pub(crate) async fn logout_all(
+    AuthUser(principal): AuthUser,
+    logout_all: web::Data<LogoutAll>,
+) -> Result<HttpResponse, Problem> {
+    logout_all.execute(principal.user.id).await?;
+    Ok(no_content())
+}
+
+/// `GET /auth/sessions` → the caller's live sessions.
+pub(crate) async fn list_sessions(
+    AuthUser(principal): AuthUser,
+    list: web::Data<ListSessions>,
+) -> Result<HttpResponse, Problem> {
+    let sessions = list.execute(&principal).await?;
+    let body: Vec<SessionOut> = sessions.iter().map(SessionOut::from).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// `DELETE /auth/sessions/{id}` → 204.
+pub(crate) async fn revoke_session(
+    AuthUser(principal): AuthUser,
+    req: HttpRequest,
+    revoke: web::Data<RevokeSession>,
+) -> Result<HttpResponse, Problem> {
+    let id = FamilyId::new(path_uuid(&req, "id")?);
+    revoke.execute(principal.user.id, id).await?;
+    Ok(no_content())
+}

@@ -1,0 +1,57 @@
+//! Route handlers, thin by design: parse the request into domain types, call one use case,
+//! map the outcome. Every route of SPEC §3 (OAuth aside) lives under [`configure_v1`].
+
+pub(crate) mod auth;
+pub(crate) mod posts;
+pub(crate) mod system;
+pub(crate) mod users;
+pub(crate) mod votes;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+
+/// Registers the version-1 API (mounted under `/api/v1`; aliases are rewritten onto it).
+pub(crate) fn configure_v1(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/users").route(web::post().to(users::create)))
+        .service(web::resource("/users/me").route(web::get().to(users::me)))
+        .service(web::resource("/users/{id}").route(web::get().to(users::get)))
+        .service(web::resource("/login").route(web::post().to(auth::login)))
+        .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
+        .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
+        .service(web::resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
+        .service(web::resource("/auth/sessions").route(web::get().to(auth::list_sessions)))
+        .service(web::resource("/auth/sessions/{id}").route(web::delete().to(auth::revoke_session)))
+        .service(
+            web::resource("/posts")
+                .route(web::get().to(posts::list))
+                .route(web::post().to(posts::create)),
+        )
+        .service(
+            web::resource("/posts/{id}")
+                .route(web::get().to(posts::get))
+                .route(web::put().to(posts::update))
+                .route(web::delete().to(posts::delete)),
+        )
+        .service(web::resource("/vote").route(web::post().to(votes::vote)));
+}
+
+/// A response builder for bodies that carry tokens: never cached anywhere.
+pub(crate) fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
+    builder
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
+    builder
+}
+
+/// 204 No Content.
+pub(crate) fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+/// The error `type` of a text-bound violation.
+pub(crate) fn text_kind(e: &keel_domain::post::TextError) -> &'static str {
+    match e {
+        keel_domain::post::TextError::Empty => "string_too_short",
+        _ => "string_too_long",
+    }
+}

@@ -1,0 +1,144 @@
+//! `/posts`: the feed and one's own posts.
+
+use super::{no_content, text_kind};
+use crate::dto::{PostBody, PostOut};
+use crate::extract::{AuthUser, Fields, json_body, path_int, query_map};
+use crate::problem::{Problem, post_problem};
+use actix_web::{HttpRequest, HttpResponse, web};
+use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
+use keel_domain::paging::{LIMIT_DEFAULT, Page, PagingError, Search};
+use keel_domain::post::{Content, PostDraft, PostId, Title};
+
+fn paging_kind(e: &PagingError) -> &'static str {
+    match e {
+        PagingError::LimitTooLarge => "less_than_equal",
+        PagingError::SearchTooLong => "string_too_long",
+        _ => "greater_than_equal",
+    }
+}
+
+/// `GET /posts?limit&skip&search` → `[PostOut]`.
+pub(crate) async fn list(
+    AuthUser(principal): AuthUser,
+    req: HttpRequest,
+    list: web::Data<ListPosts>,
+) -> Result<HttpResponse, Problem> {
+    let query = query_map(&req)?;
+    let mut fields = Fields::new("query", &query);
+    let limit = if query.contains_key("limit") {
+        fields.int("limit")
+    } else {
+        Some(LIMIT_DEFAULT)
+    };
+    let skip = if query.contains_key("skip") {
+        fields.int("skip")
+    } else {
+        Some(0)
+    };
+    let limit = limit
+        .and_then(|l| fields.check("limit", Page::new(l, 0), paging_kind))
+        .map(Page::limit);
+    let skip = skip
+        .and_then(|s| fields.check("skip", Page::new(1, s), paging_kind))
+        .map(Page::skip);
+    let search = match query.get("search").and_then(|v| v.as_str()) {
+        Some(term) => fields.check("search", Search::parse(term), paging_kind),
+        None => Some(Search::default()),
+    };
+    fields.finish()?;
+    let (Some(limit), Some(skip), Some(search)) = (limit, skip, search) else {
+        return Err(Problem::validation(Vec::new()));
+    };
+    let page = Page::new(limit, skip).map_err(|_| Problem::validation(Vec::new()))?;
+    let posts = list.execute(principal.user.id, search, page).await?;
+    let body: Vec<PostOut> = posts.iter().map(PostOut::from).collect();
+    Ok(HttpResponse::Ok().json(body))
+}
+
+fn draft(req: &HttpRequest, body: &[u8]) -> Result<PostDraft, Problem> {
+    let map = json_body(req, body)?;
+    let mut fields = Fields::new("body", &map);
+    let title = fields.string("title").map(Title::parse);
+    let title = title.and_then(|r| fields.check("title", r, text_kind));
+    let content = fields.string("content").map(Content::parse);
+    let content = content.and_then(|r| fields.check("content", r, text_kind));
+    let published = fields.bool_or("published", true);
+    fields.finish()?;
+    match (title, content, published) {
+        (Some(title), Some(content), Some(published)) => Ok(PostDraft {
+            title,
+            content,
+            published,
+        }),
+        _ => Err(Problem::validation(Vec::new())),
+    }
+}
+
+/// `POST /posts` → 201 `Post`.
+pub(crate) async fn create(
+    AuthUser(principal): AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    create: web::Data<CreatePost>,
+) -> Result<HttpResponse, Problem> {
+    let draft = draft(&req, &body)?;
+    let view = create
+        .execute(&principal.user, draft)
+        .await
+        .map_err(|e| post_problem(e, false))?;
+    Ok(HttpResponse::Created().json(PostBody::from(&view)))
+}
+
+/// `GET /posts/{id}` → `PostOut`.
+pub(crate) async fn get(
+    AuthUser(principal): AuthUser,
+    req: HttpRequest,
+    get: web::Data<GetPost>,
+) -> Result<HttpResponse, Problem> {
+    let id = PostId::new(path_int(&req, "id")?);
+    let view = get
+        .execute(principal.user.id, id)
+        .await
+        .map_err(|e| post_problem(e, true))?;
+    Ok(HttpResponse::Ok().json(PostOut::from(&view)))
+}
+
+/// `PUT /posts/{id}`: full replacement (an omitted `published` becomes true) → `Post`.
+pub(crate) async fn update(
+    AuthUser(principal): AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+    update: web::Data<UpdatePost>,
+) -> Result<HttpResponse, Problem> {
+    let id = path_int(&req, "id");
+    let draft = draft(&req, &body);
+    let (id, draft) = merge_validation(id, draft)?;
+    let view = update
+        .execute(&principal.user, PostId::new(id), draft)
+        .await
+        .map_err(|e| post_problem(e, false))?;
+    Ok(HttpResponse::Ok().json(PostBody::from(&view)))
+}
+
+/// `DELETE /posts/{id}` → 204.
+pub(crate) async fn delete(
+    AuthUser(principal): AuthUser,
+    req: HttpRequest,
+    delete: web::Data<DeletePost>,
+) -> Result<HttpResponse, Problem> {
+    let id = PostId::new(path_int(&req, "id")?);
+    delete
+        .execute(principal.user.id, id)
+        .await
+        .map_err(|e| post_problem(e, false))?;
+    Ok(no_content())
+}
+
+/// Path and body validation reported together, path first.
+fn merge_validation<A, B>(a: Result<A, Problem>, b: Result<B, Problem>) -> Result<(A, B), Problem> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => Err(e),
+        (Err(a), Err(b)) => Err(a.merge(b)),
+    }
+}

@@ -1,0 +1,99 @@
+//! Operational routes outside the version prefix: liveness, readiness, the OpenAPI document and
+//! its viewers, and the root.
+
+use crate::dto::Message;
+use crate::problem::Problem;
+use crate::{HttpSettings, Readiness, ShutdownFlag};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, web};
+
+/// `GET /health`: the process is alive (no I/O).
+pub(crate) async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /ready`: 200 when every required dependency answers and shutdown has not begun.
+pub(crate) async fn ready(
+    readiness: web::Data<dyn Readiness>,
+    shutdown: web::Data<ShutdownFlag>,
+) -> Result<HttpResponse, Problem> {
+    let report = readiness.check().await;
+    let checks = serde_json::json!({ "database": report.database, "redis": report.redis });
+    if report.ready && !shutdown.is_set() {
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "checks": checks })));
+    }
+    Err(Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "service_not_ready",
+        "Service dependencies are not ready",
+    )
+    .with_member("checks", checks))
+}
+
+/// `GET /openapi.json`.
+pub(crate) async fn openapi(document: web::Data<crate::openapi::Document>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.json.clone())
+}
+
+/// `GET /`: the GUI once it is embedded; a message otherwise.
+pub(crate) async fn root(settings: web::Data<HttpSettings>) -> HttpResponse {
+    let message = if settings.frontend_enabled {
+        "keel API: see /docs for the interactive documentation"
+    } else {
+        "keel API"
+    };
+    HttpResponse::Ok().json(Message::new(message))
+}
+
+const SWAGGER_PAGE: &str = include_str!("../../assets/docs.html");
+const REDOC_PAGE: &str = include_str!("../../assets/redoc.html");
+
+fn html(page: &'static str) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-cache")))
+        .content_type("text/html; charset=utf-8")
+        .body(page)
+}
+
+/// `GET /docs`: Swagger UI.
+pub(crate) async fn docs() -> HttpResponse {
+    html(SWAGGER_PAGE)
+}
+
+/// `GET /redoc`: ReDoc.
+pub(crate) async fn redoc() -> HttpResponse {
+    html(REDOC_PAGE)
+}
+
+/// `GET /docs/assets/{file}`: the vendored viewer files, embedded at compile time.
+pub(crate) async fn docs_asset(path: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let (body, content_type): (&'static [u8], &str) = match path.as_str() {
+        "swagger-ui-bundle.js" => (
+            include_bytes!("../../assets/vendor/swagger-ui-bundle.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "swagger-ui.css" => (
+            include_bytes!("../../assets/vendor/swagger-ui.css"),
+            "text/css; charset=utf-8",
+        ),
+        "redoc.standalone.js" => (
+            include_bytes!("../../assets/vendor/redoc.standalone.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        "docs-init.js" => (
+            include_bytes!("../../assets/docs-init.js"),
+            "text/javascript; charset=utf-8",
+        ),
+        _ => return Err(Problem::for_status(StatusCode::NOT_FOUND)),
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=86400"),
+        ))
+        .content_type(content_type)
+        .body(body))
+}
