@@ -8,7 +8,7 @@
 //! immediate predecessor of the current token, presented less than the grace window after it was
 //! rotated, is a lost response or a second tab; it is refused without revoking anything.
 //!
-//! Invariants (property-tested in `tests/session_properties.rs`):
+//! Invariants (property-tested in `tests/properties/session.rs`):
 //! - at most one token of a family is accepted at any time;
 //! - a retired token is never accepted again;
 //! - reuse outside the grace window leaves the family revoked, and a revoked family accepts
