@@ -1,1 +1,58 @@
-//! placeholder
+//! # keel-migrations
+//!
+//! keel's one migration history, applied unchanged to PostgreSQL and SQLite. This crate owns
+//! the database schema: every table, constraint and index the adapters rely on is created
+//! here, and nowhere else.
+//!
+//! Each migration writes exact, backend-specific DDL (chosen with
+//! `manager.get_database_backend()`) rather than going through a schema builder, so the
+//! types, defaults and constraint names are precisely the ones reviewed here.
+//!
+//! Storage conventions every writer must keep (the SQLite ones matter because SQLite has no
+//! timestamp or UUID type):
+//! - instants are UTC with microsecond precision; PostgreSQL stores them as `timestamptz`,
+//!   SQLite as fixed-width RFC 3339 text `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so that text order is
+//!   time order (indexes and `ORDER BY` work unchanged);
+//! - UUIDs are `uuid` on PostgreSQL and 16-byte `BLOB`s on SQLite (the driver's native binding);
+//! - JSON is `jsonb` on PostgreSQL and checked text on SQLite;
+//! - tables live in the connection's default schema (no schema prefix).
+
+use sea_orm_migration::{MigrationName, MigrationTrait, async_trait};
+pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
+
+mod m20261128_000001_initial;
+
+/// keel's migrations, oldest first.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial::Migration)]
+    }
+}
+
+/// The names of all migrations, oldest first (used e.g. to fingerprint a migrated template
+/// database).
+#[must_use]
+pub fn migration_names() -> Vec<String> {
+    Migrator::migrations()
+        .iter()
+        .map(|migration| MigrationName::name(migration.as_ref()).to_owned())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_sort_in_application_order() {
+        let names = migration_names();
+        assert_eq!(names, ["m20261128_000001_initial"]);
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(sorted, names);
+    }
+}

@@ -1,1 +1,54 @@
-fn main() {}
+//! The `api` binary: `serve` (default), `migrate up|down|status|fresh`, `openapi`.
+
+use keel_bootstrap::{Config, api, logging};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: api [serve | migrate <up|down|status|fresh> | openapi]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("api: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] | ["serve"] => {
+            logging::init(&config.observability);
+            api::serve(&config).await
+        }
+        ["migrate", action] => {
+            logging::init(&config.observability);
+            api::migrate(&config, action)
+                .await
+                .map(|done| println!("{done}"))
+        }
+        ["openapi"] => {
+            println!("{}", api::openapi(&config));
+            Ok(())
+        }
+        ["-h" | "--help" | "help"] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("api: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

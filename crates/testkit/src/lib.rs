@@ -1,1 +1,9 @@
-//! placeholder
+//! # keel-testkit
+//!
+//! Test support for keel's crates (a dev-dependency only): per-test databases ([`db`]) and, with the `app` feature, the running application
+//! (`app::TestApp`).
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "app")]
+pub mod app;
+pub mod db;

@@ -141,16 +141,16 @@ pub fn build_app(
         .wrap(from_fn(middleware::versioning))
         .wrap(from_fn(middleware::request_id))
         .service(web::scope(&api_scope).configure(routes::configure_v1))
-        .route("/health", web::get().to(routes::system::health))
-        .route("/ready", web::get().to(routes::system::ready))
-        .route("/openapi.json", web::get().to(routes::system::openapi))
-        .route("/docs", web::get().to(routes::system::docs))
+        .service(routes::resource("/health").route(web::get().to(routes::system::health)))
+        .service(routes::resource("/ready").route(web::get().to(routes::system::ready)))
+        .service(routes::resource("/openapi.json").route(web::get().to(routes::system::openapi)))
+        .service(routes::resource("/docs").route(web::get().to(routes::system::docs)))
         .route(
             "/docs/assets/{file}",
             web::get().to(routes::system::docs_asset),
         )
-        .route("/redoc", web::get().to(routes::system::redoc))
-        .route("/", web::get().to(routes::system::root))
+        .service(routes::resource("/redoc").route(web::get().to(routes::system::redoc)))
+        .service(routes::resource("/").route(web::get().to(routes::system::root)))
         .default_service(web::to(not_found))
 }
 

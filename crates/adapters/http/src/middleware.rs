@@ -248,11 +248,10 @@ pub async fn render_problems(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let http_req = req.request().clone();
-    let res = match next.call(req).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(error) => ServiceResponse::new(http_req, error.error_response()),
-    };
+    // Handler and extractor errors arrive as responses carrying their error; an `Err` here
+    // would come from a middleware, none of which fails. (The request must not be cloned
+    // before routing: actix mutates it in place.)
+    let res = next.call(req).await?.map_into_boxed_body();
     if res.status().as_u16() < 400 {
         return Ok(res);
     }

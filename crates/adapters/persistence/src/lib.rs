@@ -1,1 +1,36 @@
-//! placeholder
+//! # keel-persistence
+//!
+//! keel's storage adapter: SeaORM repositories implementing the storage ports of
+//! [`keel_ports`] — [`SeaUsers`], [`SeaPosts`], [`SeaVotes`], [`SeaSessions`] — on PostgreSQL
+//! and SQLite with the same code, plus opening the pool ([`connect`], [`ping`]) and running
+//! the migrations of `keel-migrations` ([`migrate_up`] and friends).
+//!
+//! Guarantees every repository keeps:
+//! - each state change and its domain events (as `outbox_events` rows) commit in one
+//!   transaction, or neither does;
+//! - races end as [`keel_ports::StoreError::Conflict`] (a unique key or an optimistic version
+//!   decided them), references to vanished rows as [`keel_ports::StoreError::Missing`], and an
+//!   unreachable database as [`keel_ports::StoreError::Unavailable`] — never as a panic;
+//! - reads of the feed never aggregate the votes table (`posts.votes_count` is maintained by
+//!   the vote transactions).
+//!
+//! Repositories are cheap to clone: they hold a [`sea_orm::DatabaseConnection`] (a pool).
+
+mod connection;
+pub mod entity;
+mod error;
+mod instant;
+mod migrate;
+mod outbox;
+mod posts;
+mod sessions;
+mod transaction;
+mod users;
+mod votes;
+
+pub use connection::{connect, ping};
+pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
+pub use posts::SeaPosts;
+pub use sessions::SeaSessions;
+pub use users::SeaUsers;
+pub use votes::SeaVotes;

@@ -1,1 +1,60 @@
+//! HTTP-level tests of the real actix app (port 0) and end-to-end tests of the real `api`
+//! binary. Every scenario runs against SQLite, and against PostgreSQL when `TEST_DATABASE_URL`
+//! is set (then it is mandatory). One test binary for the crate keeps link time down.
 
+mod auth;
+mod contract;
+mod e2e;
+mod errors;
+mod posts;
+mod system;
+mod users;
+mod votes;
+
+/// Runs each named scenario `async fn name(db: TestDb)` once per configured backend.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name(keel_testkit::db::TestDb::sqlite().await).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(db) = keel_testkit::db::TestDb::postgres().await {
+                        super::$name(db).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+use keel_testkit::app::TestResponse;
+
+/// Asserts a problem+json body with the contract's members.
+pub(crate) fn assert_problem(res: &TestResponse, status: u16, error_code: &str) {
+    assert_eq!(
+        res.status.as_u16(),
+        status,
+        "unexpected status; body: {}",
+        res.text
+    );
+    assert_eq!(
+        res.header("content-type"),
+        Some("application/problem+json"),
+        "body: {}",
+        res.text
+    );
+    let body = &res.body;
+    assert_eq!(body["error_code"], error_code, "body: {}", res.text);
+    assert_eq!(body["status"], status);
+    assert_eq!(body["type"], "about:blank");
+    for member in ["title", "detail", "instance", "trace_id"] {
+        assert!(body[member].is_string(), "missing {member}: {}", res.text);
+    }
+    assert_eq!(res.header("x-request-id"), body["trace_id"].as_str());
+}

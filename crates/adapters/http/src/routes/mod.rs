@@ -12,27 +12,38 @@ use actix_web::{HttpResponse, HttpResponseBuilder, web};
 
 /// Registers the version-1 API (mounted under `/api/v1`; aliases are rewritten onto it).
 pub(crate) fn configure_v1(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/users").route(web::post().to(users::create)))
-        .service(web::resource("/users/me").route(web::get().to(users::me)))
-        .service(web::resource("/users/{id}").route(web::get().to(users::get)))
-        .service(web::resource("/login").route(web::post().to(auth::login)))
-        .service(web::resource("/auth/refresh").route(web::post().to(auth::refresh)))
-        .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
-        .service(web::resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
-        .service(web::resource("/auth/sessions").route(web::get().to(auth::list_sessions)))
-        .service(web::resource("/auth/sessions/{id}").route(web::delete().to(auth::revoke_session)))
+    cfg.service(resource("/users").route(web::post().to(users::create)))
+        .service(resource("/users/me").route(web::get().to(users::me)))
+        .service(resource("/users/{id}").route(web::get().to(users::get)))
+        .service(resource("/login").route(web::post().to(auth::login)))
+        .service(resource("/auth/refresh").route(web::post().to(auth::refresh)))
+        .service(resource("/auth/logout").route(web::post().to(auth::logout)))
+        .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
+        .service(resource("/auth/sessions").route(web::get().to(auth::list_sessions)))
+        .service(resource("/auth/sessions/{id}").route(web::delete().to(auth::revoke_session)))
         .service(
-            web::resource("/posts")
+            resource("/posts")
                 .route(web::get().to(posts::list))
                 .route(web::post().to(posts::create)),
         )
         .service(
-            web::resource("/posts/{id}")
+            resource("/posts/{id}")
                 .route(web::get().to(posts::get))
                 .route(web::put().to(posts::update))
                 .route(web::delete().to(posts::delete)),
         )
-        .service(web::resource("/vote").route(web::post().to(votes::vote)));
+        .service(resource("/vote").route(web::post().to(votes::vote)));
+}
+
+/// A resource whose unmatched methods answer 405 (not the app's 404 default).
+pub(crate) fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> Result<HttpResponse, crate::Problem> {
+    Err(crate::Problem::for_status(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+    ))
 }
 
 /// A response builder for bodies that carry tokens: never cached anywhere.

@@ -1,0 +1,110 @@
+//! Opening the connection pool and checking that it answers.
+//!
+//! PostgreSQL is used as configured. SQLite is tuned so that concurrent writes queue instead of
+//! failing with `SQLITE_BUSY` ("database is locked"):
+//! - foreign keys on (SQLite leaves them off by default), WAL journal (readers never block the
+//!   writer), `synchronous = NORMAL` (durable in WAL mode, no fsync per commit) and a busy
+//!   timeout;
+//! - **one pooled connection unless told otherwise.** SQLite admits one writer at a time
+//!   whatever the pool size, so a single connection costs no write throughput; it turns lock
+//!   contention into waiting for the pool (bounded by the acquire timeout), where it can never
+//!   surface as `SQLITE_BUSY`. A caller that asks for more connections gets them (reads then
+//!   run in parallel under WAL); every write transaction of this crate then starts with
+//!   `BEGIN IMMEDIATE` (see `transaction`), so a second writer waits on the busy timeout
+//!   instead of failing on a read-to-write lock upgrade;
+//! - `sqlite::memory:` (or `mode=memory`) always uses exactly one connection that is never
+//!   recycled: every new connection would open a different, empty database.
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use std::time::Duration;
+
+/// How long a query waits for a pooled connection before failing as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A request waits at most this long for a PostgreSQL connection before answering 503.
+const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an SQLite writer waits for another process's (or connection's) write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// PostgreSQL connections idle this long are pinged before reuse (servers, proxies and
+/// firewalls drop idle connections); busy ones are handed out without a round trip.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// Opens a pool on `url` (`postgres://…` or `sqlite://…`).
+///
+/// `max_connections`: the pool size. `None` means the driver's default (10) for PostgreSQL and
+/// one connection for SQLite (see the module docs for why). In-memory SQLite always uses one.
+///
+/// # Errors
+/// [`DbErr`] when the URL is invalid or no connection can be opened.
+pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url);
+    // Statement logging through `log` at INFO would log every query; spans are still recorded.
+    options.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
+    if is_sqlite(url) {
+        let in_memory = is_in_memory(url);
+        let size = if in_memory {
+            1
+        } else {
+            max_connections.unwrap_or(1).max(1)
+        };
+        options.max_connections(size).test_before_acquire(false);
+        if in_memory {
+            options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        options.map_sqlx_sqlite_opts(move |sqlite| {
+            let sqlite = sqlite.foreign_keys(true).busy_timeout(SQLITE_BUSY_TIMEOUT);
+            if in_memory {
+                sqlite
+            } else {
+                sqlite
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+            }
+        });
+    } else {
+        // Sized to the machine unless configured: a few connections per core keep the CPU busy
+        // while others wait on the network.
+        let cores =
+            std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2));
+        options.max_connections(max_connections.unwrap_or((cores * 4).max(10)).max(1));
+        // Lazy: the process starts (and `/health` answers) while the database is still down;
+        // `/ready` reports it until it answers.
+        options
+            .connect_lazy(true)
+            .acquire_timeout(POSTGRES_ACQUIRE_TIMEOUT)
+            .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
+    }
+    Database::connect(options).await
+}
+
+/// Whether the database answers a trivial query (for readiness probes). Waits at most the
+/// pool's acquire timeout; callers that need a tighter bound wrap it in their own timeout.
+pub async fn ping(db: &DatabaseConnection) -> bool {
+    db.ping().await.is_ok()
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_sqlite_and_in_memory_urls() {
+        assert!(is_sqlite("sqlite://keel.db?mode=rwc"));
+        assert!(is_sqlite("sqlite::memory:"));
+        assert!(!is_sqlite("postgres://postgres@localhost/keel"));
+        assert!(is_in_memory("sqlite::memory:"));
+        assert!(is_in_memory("sqlite://x?mode=memory"));
+        assert!(!is_in_memory("sqlite://keel.db?mode=rwc"));
+    }
+}

@@ -1,0 +1,328 @@
+//! [`Posts`] on SeaORM: posts, their read model, and the `post.*` events committed with each
+//! change.
+//!
+//! The read model ([`PostView`]) joins the owner's public columns (never the password hash)
+//! and reads the maintained `posts.votes_count`, so no read aggregates the votes table. The
+//! feed is served by the `posts_feed_idx` index (`created_at DESC, id DESC`).
+
+use crate::entity::{post, user};
+use crate::error::{store_error, unreadable};
+use crate::transaction::{begin, finish};
+use crate::users::{returned_id, stored_email};
+use crate::{instant, outbox};
+use async_trait::async_trait;
+use keel_domain::event::DomainEvent;
+use keel_domain::paging::Search;
+use keel_domain::post::{Content, NewPost, Post, PostId, Title};
+use keel_domain::user::UserId;
+use keel_ports::{Author, PostQuery, PostView, Posts, StoreError};
+use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+};
+use time::OffsetDateTime;
+
+/// Stored posts on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SeaPosts {
+    db: DatabaseConnection,
+}
+
+impl SeaPosts {
+    /// Posts stored through `db`.
+    #[must_use]
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl Posts for SeaPosts {
+    async fn create(&self, new: &NewPost) -> Result<Post, StoreError> {
+        let txn = begin(&self.db).await?;
+        let outcome = insert(&txn, new).await;
+        finish(txn, outcome).await
+    }
+
+    async fn find(&self, id: PostId) -> Result<Option<Post>, StoreError> {
+        post::Entity::find_by_id(id.get())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn view(&self, id: PostId) -> Result<Option<PostView>, StoreError> {
+        views()
+            .filter(post::Column::Id.eq(id.get()))
+            .into_model::<ViewRow>()
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(ViewRow::into_view)
+            .transpose()
+    }
+
+    async fn list(&self, query: &PostQuery) -> Result<Vec<PostView>, StoreError> {
+        let visible = Condition::any()
+            .add(post::Column::Published.eq(true))
+            .add(post::Column::OwnerId.eq(query.viewer.get()));
+        let mut select = views().filter(visible);
+        if let Some(matches) = title_matches(&query.search) {
+            select = select.filter(matches);
+        }
+        select
+            .order_by_desc(post::Column::CreatedAt)
+            .order_by_desc(post::Column::Id)
+            .limit(query.page.limit().unsigned_abs())
+            .offset(query.page.skip().unsigned_abs())
+            .into_model::<ViewRow>()
+            .all(&self.db)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(ViewRow::into_view)
+            .collect()
+    }
+
+    async fn replace(&self, post: &Post, events: &[DomainEvent]) -> Result<(), StoreError> {
+        let txn = begin(&self.db).await?;
+        let outcome = update(&txn, post, events).await;
+        finish(txn, outcome).await
+    }
+
+    async fn delete(&self, id: PostId, events: &[DomainEvent]) -> Result<(), StoreError> {
+        let txn = begin(&self.db).await?;
+        let outcome = remove(&txn, id, events).await;
+        finish(txn, outcome).await
+    }
+}
+
+async fn insert(txn: &DatabaseTransaction, new: &NewPost) -> Result<Post, StoreError> {
+    let backend = txn.get_database_backend();
+    let row: [Expr; 6] = [
+        new.draft.title.as_str().into(),
+        new.draft.content.as_str().into(),
+        new.draft.published.into(),
+        instant::value(backend, new.created_at).into(),
+        instant::value(backend, new.created_at).into(),
+        new.owner_id.get().into(),
+    ];
+    let mut insert = Query::insert();
+    insert
+        .into_table(post::Entity)
+        .columns([
+            post::Column::Title,
+            post::Column::Content,
+            post::Column::Published,
+            post::Column::CreatedAt,
+            post::Column::UpdatedAt,
+            post::Column::OwnerId,
+        ])
+        .values(row)
+        .map_err(|err| unreadable(format!("posts insert: {err}")))?
+        .returning_col(post::Column::Id);
+    // A missing owner fails the foreign key: `StoreError::Missing`.
+    let id = PostId::new(returned_id(txn, &insert).await?);
+    outbox::append(txn, &new.events(id), instant::now()).await?;
+    Ok(Post {
+        id,
+        owner_id: new.owner_id,
+        title: new.draft.title.clone(),
+        content: new.draft.content.clone(),
+        published: new.draft.published,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    })
+}
+
+async fn update(
+    txn: &DatabaseTransaction,
+    post: &Post,
+    events: &[DomainEvent],
+) -> Result<(), StoreError> {
+    let backend = txn.get_database_backend();
+    let mut update = Query::update();
+    update
+        .table(post::Entity)
+        .value(post::Column::Title, post.title.as_str())
+        .value(post::Column::Content, post.content.as_str())
+        .value(post::Column::Published, post.published)
+        .value(
+            post::Column::UpdatedAt,
+            instant::value(backend, post.updated_at),
+        )
+        .and_where(post::Column::Id.eq(post.id.get()));
+    let updated = txn.execute(&update).await.map_err(store_error)?;
+    if updated.rows_affected() == 0 {
+        return Err(StoreError::Missing);
+    }
+    outbox::append(txn, events, instant::now()).await
+}
+
+async fn remove(
+    txn: &DatabaseTransaction,
+    id: PostId,
+    events: &[DomainEvent],
+) -> Result<(), StoreError> {
+    // Votes go with the post (`ON DELETE CASCADE`).
+    let deleted = post::Entity::delete_by_id(id.get())
+        .exec(txn)
+        .await
+        .map_err(store_error)?;
+    if deleted.rows_affected == 0 {
+        return Err(StoreError::Missing);
+    }
+    outbox::append(txn, events, instant::now()).await
+}
+
+/// Posts joined with their owner's public columns.
+fn views() -> Select<post::Entity> {
+    post::Entity::find()
+        .select_only()
+        .columns([
+            post::Column::Id,
+            post::Column::Title,
+            post::Column::Content,
+            post::Column::Published,
+            post::Column::CreatedAt,
+            post::Column::UpdatedAt,
+            post::Column::OwnerId,
+            post::Column::VotesCount,
+        ])
+        .column_as(user::Column::Email, "owner_email")
+        .column_as(user::Column::CreatedAt, "owner_created_at")
+        .join(JoinType::InnerJoin, post::Relation::Owner.def())
+}
+
+/// `LOWER(posts.title) LIKE LOWER(?) ESCAPE '\'` with the term's `\`, `%` and `_` escaped, so
+/// the term matches as a literal substring whatever it contains ([`Search::matches`]).
+fn title_matches(search: &Search) -> Option<Expr> {
+    let term = search.term()?;
+    let pattern = format!("%{}%", escape_like(term));
+    let lowered_pattern = Expr::Binary(
+        Box::new(Func::lower(Expr::val(pattern)).into()),
+        BinOper::Escape,
+        Box::new(Expr::Constant('\\'.into())),
+    );
+    Some(
+        Expr::expr(Func::lower(Expr::col((post::Entity, post::Column::Title))))
+            .binary(BinOper::Like, lowered_pattern),
+    )
+}
+
+/// Escapes the LIKE metacharacters of `term` with `\`.
+fn escape_like(term: &str) -> String {
+    let mut escaped = String::with_capacity(term.len() + 4);
+    for c in term.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// One row of [`views`].
+#[derive(Debug, FromQueryResult)]
+struct ViewRow {
+    id: i64,
+    title: String,
+    content: String,
+    published: bool,
+    created_at: OffsetDateTime,
+    updated_at: OffsetDateTime,
+    owner_id: i64,
+    votes_count: i64,
+    owner_email: String,
+    owner_created_at: OffsetDateTime,
+}
+
+impl ViewRow {
+    fn into_view(self) -> Result<PostView, StoreError> {
+        let owner = Author {
+            id: UserId::new(self.owner_id),
+            email: stored_email(self.owner_id, &self.owner_email)?,
+            created_at: instant::read(self.owner_created_at),
+        };
+        let post = to_domain(post::Model {
+            id: self.id,
+            title: self.title,
+            content: self.content,
+            published: self.published,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            owner_id: self.owner_id,
+            votes_count: self.votes_count,
+        })?;
+        Ok(PostView {
+            post,
+            owner,
+            votes: self.votes_count,
+        })
+    }
+}
+
+fn to_domain(row: post::Model) -> Result<Post, StoreError> {
+    let id = row.id;
+    Ok(Post {
+        id: PostId::new(id),
+        owner_id: UserId::new(row.owner_id),
+        title: Title::parse(&row.title)
+            .map_err(|err| unreadable(format!("posts.title of post {id}: {err}")))?,
+        content: Content::parse(&row.content)
+            .map_err(|err| unreadable(format!("posts.content of post {id}: {err}")))?,
+        published: row.published,
+        created_at: instant::read(row.created_at),
+        updated_at: instant::read(row.updated_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::DbBackend;
+    use sea_orm::QueryTrait;
+
+    #[test]
+    fn like_metacharacters_are_escaped() {
+        assert_eq!(escape_like(r"50%_off\now"), r"50\%\_off\\now");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+
+    #[test]
+    fn search_compiles_to_lower_like_with_escape_on_both_backends() {
+        let search = Search::parse("A_b").expect("valid");
+        let matches = title_matches(&search).expect("a term");
+        let select = views().filter(matches);
+        let postgres = select.build(DbBackend::Postgres);
+        assert!(
+            postgres
+                .sql
+                .contains(r#"LOWER("posts"."title") LIKE LOWER($1) ESCAPE "#),
+            "{}",
+            postgres.sql
+        );
+        let sqlite = views()
+            .filter(title_matches(&search).expect("a term"))
+            .build(DbBackend::Sqlite);
+        assert!(
+            sqlite
+                .sql
+                .contains(r#"LOWER("posts"."title") LIKE LOWER(?) ESCAPE '\'"#),
+            "{}",
+            sqlite.sql
+        );
+        // The read model never loads password hashes and never aggregates the votes table.
+        assert!(!sqlite.sql.contains("password_hash"));
+        assert!(!sqlite.sql.contains(r#""votes""#), "{}", sqlite.sql);
+        assert!(
+            sqlite.sql.contains(r#""posts"."votes_count""#),
+            "{}",
+            sqlite.sql
+        );
+        assert!(title_matches(&Search::default()).is_none());
+    }
+}

@@ -1,0 +1,45 @@
+//! Write transactions: how every state change of this crate begins and ends.
+//!
+//! On SQLite a write transaction starts with `BEGIN IMMEDIATE`: it takes the write lock up
+//! front, so a concurrent writer waits on the busy timeout instead of failing with
+//! `SQLITE_BUSY` when a deferred transaction tries to upgrade its read lock. PostgreSQL uses its
+//! default (`READ COMMITTED`); races surface as unique-key violations or as optimistic version
+//! mismatches, never as lost updates.
+
+use crate::error::store_error;
+use keel_ports::StoreError;
+use sea_orm::{
+    DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
+};
+
+/// Starts a write transaction.
+pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+    .map_err(store_error)
+}
+
+/// Commits when `outcome` is `Ok`, rolls back otherwise, and returns the outcome (or the commit
+/// failure).
+pub(crate) async fn finish<T>(
+    txn: DatabaseTransaction,
+    outcome: Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    match outcome {
+        Ok(value) => {
+            txn.commit().await.map_err(store_error)?;
+            Ok(value)
+        }
+        Err(err) => {
+            if let Err(rollback) = txn.rollback().await {
+                // The connection is discarded by the driver; the original error is what matters.
+                tracing::warn!(error = %rollback, "rolling back a failed write transaction failed");
+            }
+            Err(err)
+        }
+    }
+}

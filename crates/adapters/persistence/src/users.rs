@@ -1,0 +1,117 @@
+//! [`Users`] on SeaORM: accounts, and the `user.created` event committed with each one.
+//!
+//! Uniqueness of the (normalised) e-mail address is the database's job (`users_email_key`):
+//! two concurrent registrations of one address end as one `Ok` and one
+//! [`StoreError::Conflict`].
+
+use crate::entity::user;
+use crate::error::{store_error, unreadable};
+use crate::transaction::{begin, finish};
+use crate::{instant, outbox};
+use async_trait::async_trait;
+use keel_domain::user::{Email, NewUser, PasswordHash, User, UserId};
+use keel_ports::{StoreError, Users};
+use sea_orm::sea_query::{Expr, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    QueryFilter, Value,
+};
+
+/// Stored users on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SeaUsers {
+    db: DatabaseConnection,
+}
+
+impl SeaUsers {
+    /// Users stored through `db`.
+    #[must_use]
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl Users for SeaUsers {
+    async fn create(&self, new: &NewUser) -> Result<User, StoreError> {
+        let txn = begin(&self.db).await?;
+        let outcome = insert(&txn, new).await;
+        finish(txn, outcome).await
+    }
+
+    async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        user::Entity::find_by_id(id.get())
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .map_err(store_error)?
+            .map(to_domain)
+            .transpose()
+    }
+}
+
+async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<User, StoreError> {
+    let backend = txn.get_database_backend();
+    let row: [Expr; 3] = [
+        new.email.as_str().into(),
+        Value::String(new.password_hash.as_ref().map(|h| h.as_str().to_owned())).into(),
+        instant::value(backend, new.created_at).into(),
+    ];
+    let mut insert = Query::insert();
+    insert
+        .into_table(user::Entity)
+        .columns([
+            user::Column::Email,
+            user::Column::PasswordHash,
+            user::Column::CreatedAt,
+        ])
+        .values(row)
+        .map_err(|err| unreadable(format!("users insert: {err}")))?
+        .returning_col(user::Column::Id);
+    let id = returned_id(txn, &insert).await?;
+    let id = UserId::new(id);
+    outbox::append(txn, &new.events(id), instant::now()).await?;
+    Ok(User {
+        id,
+        email: new.email.clone(),
+        password_hash: new.password_hash.clone(),
+        created_at: new.created_at,
+    })
+}
+
+/// Runs an `INSERT … RETURNING id` and reads the id.
+pub(crate) async fn returned_id(
+    txn: &DatabaseTransaction,
+    insert: &sea_orm::sea_query::InsertStatement,
+) -> Result<i64, StoreError> {
+    txn.query_one(insert)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| unreadable("INSERT … RETURNING id returned no row"))?
+        .try_get::<i64>("", "id")
+        .map_err(store_error)
+}
+
+/// A stored row as the domain type.
+pub(crate) fn to_domain(row: user::Model) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId::new(row.id),
+        email: stored_email(row.id, &row.email)?,
+        password_hash: row.password_hash.map(PasswordHash::new),
+        created_at: instant::read(row.created_at),
+    })
+}
+
+/// A stored address, which was normalised before it was stored.
+pub(crate) fn stored_email(user: i64, email: &str) -> Result<Email, StoreError> {
+    Email::parse(email).map_err(|err| unreadable(format!("users.email of user {user}: {err}")))
+}

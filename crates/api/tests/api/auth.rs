@@ -1,0 +1,364 @@
+//! `/login` and `/auth/*`: login forms, rotation, reuse detection, grace window, logout,
+//! logout-all, sessions, and token abuse.
+
+use crate::{assert_problem, on_every_backend};
+use keel_testkit::app::{TestApp, TestResponse};
+use keel_testkit::db::TestDb;
+use serde_json::json;
+
+on_every_backend!(
+    login_accepts_the_form_and_json,
+    login_refuses_bad_credentials_alike,
+    refresh_rotates_and_the_old_token_dies,
+    replay_inside_the_grace_window_keeps_the_family,
+    replay_outside_the_grace_window_revokes_the_family,
+    concurrent_refreshes_of_one_token_never_both_succeed,
+    logout_revokes_the_family_and_is_idempotent,
+    logout_all_revokes_every_session,
+    sessions_are_listed_and_revocable_by_their_owner_only,
+    forged_expired_and_wrong_type_tokens_are_refused,
+    a_token_of_a_deleted_user_is_refused,
+);
+
+async fn refresh(app: &TestApp, token: &str) -> TestResponse {
+    app.post(
+        "/api/v1/auth/refresh",
+        None,
+        &json!({ "refresh_token": token }),
+    )
+    .await
+}
+
+async fn login_accepts_the_form_and_json(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    app.register("alice@example.com", "password1").await;
+    let form = app.login("ALICE@example.com", "password1").await;
+    assert_eq!(form["token_type"], "bearer");
+    let keys: Vec<&String> = form.as_object().expect("object").keys().collect();
+    assert_eq!(keys, ["access_token", "refresh_token", "token_type"]);
+    let res = app
+        .post(
+            "/api/v1/login",
+            None,
+            &json!({ "email": "alice@example.com", "password": "password1" }),
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_eq!(res.header("cache-control"), Some("no-store"));
+    assert_eq!(res.header("pragma"), Some("no-cache"));
+    // JSON must use `email`; `username` is read only from forms.
+    let res = app
+        .post(
+            "/api/v1/login",
+            None,
+            &json!({ "username": "alice@example.com", "password": "password1" }),
+        )
+        .await;
+    assert_problem(&res, 422, "validation_error");
+    assert_eq!(res.body["errors"][0]["loc"], json!(["body", "email"]));
+    // Alias path answers the same.
+    let res = app
+        .post(
+            "/api/login",
+            None,
+            &json!({ "email": "alice@example.com", "password": "password1" }),
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.header("x-api-version-defaulted"), Some("true"));
+}
+
+async fn login_refuses_bad_credentials_alike(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    app.register("alice@example.com", "password1").await;
+    for (email, password) in [
+        ("alice@example.com", "wrong-password"),
+        ("nobody@example.com", "password1"),
+        ("not an email", "x"),
+    ] {
+        let res = app
+            .post(
+                "/api/v1/login",
+                None,
+                &json!({ "email": email, "password": password }),
+            )
+            .await;
+        assert_problem(&res, 403, "invalid_credentials");
+        assert_eq!(res.body["detail"], "Invalid Credentials");
+    }
+}
+
+async fn refresh_rotates_and_the_old_token_dies(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    let rotated = refresh(&app, &alice.refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_eq!(rotated.header("cache-control"), Some("no-store"));
+    let new_refresh = rotated.body["refresh_token"].as_str().expect("token");
+    assert_ne!(new_refresh, alice.refresh);
+    let new_access = rotated.body["access_token"].as_str().expect("token");
+    assert_eq!(
+        app.get("/api/v1/users/me", Some(new_access)).await.status,
+        200
+    );
+    // The next rotation works from the new token.
+    assert_eq!(refresh(&app, new_refresh).await.status, 200);
+}
+
+async fn replay_inside_the_grace_window_keeps_the_family(db: TestDb) {
+    let app = TestApp::spawn(db).await; // grace: 10 s
+    let alice = app.user("alice").await;
+    let rotated = refresh(&app, &alice.refresh).await;
+    let current = rotated.body["refresh_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let replay = refresh(&app, &alice.refresh).await;
+    assert_problem(&replay, 401, "invalid_refresh_token");
+    assert_eq!(replay.body["detail"], "Could not validate refresh token");
+    assert_eq!(replay.header("www-authenticate"), Some("Bearer"));
+    // A lost response or a second tab: the family survives.
+    assert_eq!(refresh(&app, &current).await.status, 200);
+}
+
+async fn replay_outside_the_grace_window_revokes_the_family(db: TestDb) {
+    let app = TestApp::spawn_with(db, &[("REFRESH_TOKEN_REUSE_GRACE_SECONDS", "0")]).await;
+    let alice = app.user("alice").await;
+    let rotated = refresh(&app, &alice.refresh).await;
+    let current = rotated.body["refresh_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    assert_problem(
+        &refresh(&app, &alice.refresh).await,
+        401,
+        "invalid_refresh_token",
+    );
+    // Reuse: the thief's and the victim's newest tokens both stop working.
+    assert_problem(&refresh(&app, &current).await, 401, "invalid_refresh_token");
+    // Other sessions of the same user are untouched.
+    let other = app.login(&alice.email, &alice.password).await;
+    assert_eq!(
+        refresh(&app, other["refresh_token"].as_str().expect("token"))
+            .await
+            .status,
+        200
+    );
+}
+
+async fn concurrent_refreshes_of_one_token_never_both_succeed(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    for _ in 0..3 {
+        let fresh = app.login(&alice.email, &alice.password).await;
+        let token = fresh["refresh_token"].as_str().expect("token").to_owned();
+        let (a, b) = tokio::join!(refresh(&app, &token), refresh(&app, &token));
+        let ok = [a.status.as_u16(), b.status.as_u16()]
+            .iter()
+            .filter(|s| **s == 200)
+            .count();
+        assert_eq!(
+            ok, 1,
+            "exactly one of two concurrent refreshes succeeds: {} / {}",
+            a.text, b.text
+        );
+        for res in [a, b] {
+            if res.status != 200 {
+                assert_problem(&res, 401, "invalid_refresh_token");
+            }
+        }
+    }
+}
+
+async fn logout_revokes_the_family_and_is_idempotent(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    let res = app
+        .post(
+            "/api/v1/auth/logout",
+            None,
+            &json!({ "refresh_token": alice.refresh }),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(
+        &refresh(&app, &alice.refresh).await,
+        401,
+        "invalid_refresh_token",
+    );
+    let again = app
+        .post(
+            "/api/v1/auth/logout",
+            None,
+            &json!({ "refresh_token": alice.refresh }),
+        )
+        .await;
+    assert_eq!(again.status, 204);
+    for bad in [
+        json!({ "refresh_token": "garbage" }),
+        json!({ "refresh_token": alice.access }),
+    ] {
+        assert_problem(
+            &app.post("/api/v1/auth/logout", None, &bad).await,
+            401,
+            "invalid_refresh_token",
+        );
+    }
+    assert_problem(
+        &app.post("/api/v1/auth/logout", None, &json!({})).await,
+        422,
+        "validation_error",
+    );
+}
+
+async fn logout_all_revokes_every_session(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    let second = app.login(&alice.email, &alice.password).await;
+    let bob = app.user("bob").await;
+    let res = app
+        .post("/api/v1/auth/logout-all", Some(&alice.access), &json!({}))
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(
+        &refresh(&app, &alice.refresh).await,
+        401,
+        "invalid_refresh_token",
+    );
+    assert_problem(
+        &refresh(&app, second["refresh_token"].as_str().expect("token")).await,
+        401,
+        "invalid_refresh_token",
+    );
+    assert_eq!(
+        refresh(&app, &bob.refresh).await.status,
+        200,
+        "other users keep their sessions"
+    );
+    assert_problem(
+        &app.post("/api/v1/auth/logout-all", None, &json!({})).await,
+        401,
+        "invalid_credentials",
+    );
+}
+
+async fn sessions_are_listed_and_revocable_by_their_owner_only(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    let request = app
+        .client
+        .post(format!("{}/api/v1/login", app.base_url))
+        .header("user-agent", "second-browser/1.0")
+        .form(&[
+            ("username", alice.email.as_str()),
+            ("password", alice.password.as_str()),
+        ]);
+    let second = TestApp::read(request).await;
+    assert_eq!(second.status, 200);
+    let list = app.get("/api/v1/auth/sessions", Some(&alice.access)).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    let sessions = list.body.as_array().expect("array");
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other = sessions
+        .iter()
+        .find(|s| s["current"] == false)
+        .expect("the second session");
+    assert_eq!(other["user_agent"], "second-browser/1.0");
+    let keys: Vec<&String> = other.as_object().expect("object").keys().collect();
+    assert_eq!(
+        keys,
+        ["created_at", "current", "id", "last_used_at", "user_agent"]
+    );
+    let id = other["id"].as_str().expect("id");
+
+    let bob = app.user("bob").await;
+    let path = format!("/api/v1/auth/sessions/{id}");
+    let stranger = app
+        .send(reqwest::Method::DELETE, &path, Some(&bob.access), None)
+        .await;
+    assert_problem(&stranger, 404, "session_not_found");
+    let own = app
+        .send(reqwest::Method::DELETE, &path, Some(&alice.access), None)
+        .await;
+    assert_eq!(own.status, 204);
+    let second_refresh = second.body["refresh_token"].as_str().expect("token");
+    assert_problem(
+        &refresh(&app, second_refresh).await,
+        401,
+        "invalid_refresh_token",
+    );
+    assert_eq!(
+        app.get("/api/v1/auth/sessions", Some(&alice.access))
+            .await
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let bad = app
+        .send(
+            reqwest::Method::DELETE,
+            "/api/v1/auth/sessions/not-a-uuid",
+            Some(&alice.access),
+            None,
+        )
+        .await;
+    assert_problem(&bad, 422, "validation_error");
+}
+
+async fn forged_expired_and_wrong_type_tokens_are_refused(db: TestDb) {
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    let (header, rest) = alice.access.split_once('.').expect("jwt");
+    let (payload, _signature) = rest.split_once('.').expect("jwt");
+    let tampered = format!("{header}.{payload}.AAAA");
+    // {"alg":"none","typ":"JWT"}
+    let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    for token in [
+        tampered.as_str(),
+        unsigned.as_str(),
+        "garbage",
+        alice.refresh.as_str(),
+    ] {
+        let res = app.get("/api/v1/users/me", Some(token)).await;
+        assert_problem(&res, 401, "invalid_credentials");
+        assert_eq!(res.body["detail"], "Could not validate credentials");
+    }
+    assert_problem(
+        &refresh(&app, &alice.access).await,
+        401,
+        "invalid_refresh_token",
+    );
+    // Another server's tokens (other key) are refused too.
+    let other = TestApp::spawn_with(
+        TestDb::sqlite().await,
+        &[("SECRET_KEY", "another-secret-key-of-enough-length-123")],
+    )
+    .await;
+    let stranger = other.user("stranger").await;
+    assert_problem(
+        &app.get("/api/v1/users/me", Some(&stranger.access)).await,
+        401,
+        "invalid_credentials",
+    );
+    // Expiry is checked against the clock by the codec: see keel-auth's tests.
+}
+
+async fn a_token_of_a_deleted_user_is_refused(db: TestDb) {
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn(db).await;
+    let alice = app.user("alice").await;
+    let statement = sea_orm::Statement::from_string(
+        app.db.backend(),
+        format!("DELETE FROM users WHERE id = {}", alice.id),
+    );
+    app.db
+        .connection()
+        .execute_raw(statement)
+        .await
+        .expect("deleted");
+    let res = app.get("/api/v1/users/me", Some(&alice.access)).await;
+    assert_problem(&res, 401, "invalid_credentials");
+    assert_eq!(res.body["detail"], "Could not validate credentials");
+}

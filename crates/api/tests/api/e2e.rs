@@ -1,0 +1,201 @@
+//! End-to-end: the real `api` binary, started as a newcomer would, serving the whole journey,
+//! then stopped with SIGTERM.
+
+use keel_testkit::db::TestDb;
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_api");
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+async fn start(database_url: &str, dir: &std::path::Path) -> Server {
+    let port = free_port();
+    let child = Command::new(BIN)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", database_url)
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawning api");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(res) = client.get(format!("{}/ready", server.base)).send().await
+            && res.status() == 200
+        {
+            return server;
+        }
+        assert!(Instant::now() < deadline, "api did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn journey(server: &Server) {
+    let client = reqwest::Client::new();
+    let url = |p: &str| format!("{}{p}", server.base);
+    let health: Value = client
+        .get(url("/health"))
+        .send()
+        .await
+        .expect("health")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(health, json!({ "status": "ok" }));
+    let res = client
+        .post(url("/api/v1/users"))
+        .json(&json!({ "email": "e2e@example.com", "password": "password1" }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(res.status(), 201);
+    let tokens: Value = client
+        .post(url("/api/v1/login"))
+        .form(&[("username", "e2e@example.com"), ("password", "password1")])
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("access token");
+    let post: Value = client
+        .post(url("/api/v1/posts"))
+        .bearer_auth(access)
+        .json(&json!({ "title": "From the binary", "content": "e2e" }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = post["id"].as_i64().expect("id");
+    let vote = client
+        .post(url("/api/v1/vote"))
+        .bearer_auth(access)
+        .json(&json!({ "post_id": id, "dir": 1 }))
+        .send()
+        .await
+        .expect("vote");
+    assert_eq!(vote.status(), 201);
+    let feed: Value = client
+        .get(url("/api/posts"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(feed[0]["Post"]["id"], id);
+    assert_eq!(feed[0]["votes"], 1);
+}
+
+fn terminate(server: &mut Server) -> std::process::ExitStatus {
+    let pid = server.child.id().to_string();
+    let sent = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(sent.success());
+    let deadline = Instant::now() + Duration::from_secs(35);
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "api did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_the_journey_on_sqlite_and_stops_cleanly_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("keel-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    // The default DATABASE_URL, as a newcomer runs it: a SQLite file in the working directory.
+    let mut server = start("sqlite://keel.db?mode=rwc", &dir).await;
+    journey(&server).await;
+    assert!(dir.join("keel.db").exists());
+    let status = terminate(&mut server);
+    assert!(status.success(), "exit status {status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_the_journey_on_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = std::env::temp_dir();
+    let mut server = start(db.url(), &dir).await;
+    journey(&server).await;
+    assert!(terminate(&mut server).success());
+}
+
+#[test]
+fn bad_configuration_stops_the_process_naming_the_variable() {
+    let output = Command::new(BIN)
+        .env("PORT", "eighty")
+        .arg("openapi")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("PORT") && stderr.contains("port number"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn openapi_and_migrate_subcommands_work() {
+    let output = Command::new(BIN).arg("openapi").output().expect("run");
+    assert!(output.status.success());
+    let document: Value = serde_json::from_slice(&output.stdout).expect("JSON document");
+    assert!(document["paths"]["/api/v1/posts"].is_object());
+
+    let dir = std::env::temp_dir().join(format!("keel-migrate-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .current_dir(&dir)
+            .env("DATABASE_URL", "sqlite://m.db?mode=rwc")
+            .args(args)
+            .output()
+            .expect("run")
+    };
+    let status = run(&["migrate", "status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("pending"));
+    assert!(run(&["migrate", "up"]).status.success());
+    assert!(String::from_utf8_lossy(&run(&["migrate", "status"]).stdout).contains("applied"));
+    assert!(run(&["migrate", "down"]).status.success());
+    assert!(run(&["migrate", "fresh"]).status.success());
+    assert!(!run(&["migrate", "sideways"]).status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,311 @@
+//! Wiring of the `api` process: database, adapters, use cases, HTTP server, migrations, and
+//! graceful shutdown.
+//!
+//! Start-up never fails because the database is unreachable: the pool connects lazily,
+//! `/health` answers at once, `/ready` stays 503 until the database answers and (when
+//! `DATABASE_MIGRATE_ON_START`) the pending migrations are applied.
+
+use crate::config::Config;
+use anyhow::Context;
+use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
+use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
+use keel_application::sessions::{ListSessions, RevokeSession};
+use keel_application::users::{GetUser, RegisterUser};
+use keel_application::votes::CastVote;
+use keel_auth::{Argon2Hasher, JwtCodec};
+use keel_domain::Timestamp;
+use keel_domain::session::SessionPolicy;
+use keel_http::{HttpSettings, Readiness, ReadinessReport, ShutdownFlag, UseCases};
+use keel_persistence::{SeaPosts, SeaSessions, SeaUsers, SeaVotes};
+use keel_ports::{Clock, PasswordHasher, Posts, Sessions, TokenCodec, Users, Votes};
+use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::new(time::OffsetDateTime::now_utc())
+    }
+}
+
+/// Opens the database pool (lazily for PostgreSQL, so start-up does not wait for it).
+///
+/// # Errors
+/// When the URL cannot be used at all.
+pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    keel_persistence::connect(
+        config.database.url.expose_secret(),
+        config.database.max_connections,
+    )
+    .await
+    .context("opening the database")
+}
+
+/// Builds every use case from the adapters.
+///
+/// # Errors
+/// When an adapter cannot be built from the configuration.
+pub fn use_cases(config: &Config, db: &DatabaseConnection) -> anyhow::Result<UseCases> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone()));
+    let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone()));
+    let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone()));
+    let sessions: Arc<dyn Sessions> = Arc::new(SeaSessions::new(db.clone()));
+    let hasher: Arc<dyn PasswordHasher> =
+        Arc::new(Argon2Hasher::new(None).context("building the password hasher")?);
+    let auth = &config.auth;
+    let tokens: Arc<dyn TokenCodec> = Arc::new(
+        JwtCodec::new(
+            auth.secret_key.clone(),
+            auth.algorithm,
+            auth.issuer.clone(),
+            auth.audience.clone(),
+            time::Duration::minutes(
+                i64::try_from(auth.access_token_expire_minutes).unwrap_or(i64::MAX / 60),
+            ),
+        )
+        .context("building the token codec")?,
+    );
+    let policy = SessionPolicy {
+        refresh_ttl: time::Duration::days(
+            i64::try_from(auth.refresh_token_expire_days)
+                .unwrap_or(36_500)
+                .min(36_500),
+        ),
+        reuse_grace: time::Duration::seconds(
+            i64::try_from(auth.refresh_token_reuse_grace_seconds).unwrap_or(i64::MAX / 2),
+        ),
+    };
+    Ok(UseCases {
+        authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
+        register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
+        get_user: GetUser::new(users.clone()),
+        login: Login::new(
+            users,
+            hasher,
+            sessions.clone(),
+            tokens.clone(),
+            clock.clone(),
+            policy,
+        ),
+        refresh: RefreshSession::new(sessions.clone(), tokens.clone(), clock.clone(), policy),
+        logout: Logout::new(sessions.clone(), tokens, clock.clone()),
+        logout_all: LogoutAll::new(sessions.clone(), clock.clone()),
+        list_sessions: ListSessions::new(sessions.clone(), clock.clone()),
+        revoke_session: RevokeSession::new(sessions, clock.clone()),
+        list_posts: ListPosts::new(posts.clone()),
+        get_post: GetPost::new(posts.clone()),
+        create_post: CreatePost::new(posts.clone(), clock.clone()),
+        update_post: UpdatePost::new(posts.clone(), clock),
+        delete_post: DeletePost::new(posts.clone()),
+        cast_vote: CastVote::new(posts, votes),
+    })
+}
+
+/// `/ready`: the database answers and start-up migrations (if any) are done.
+struct DatabaseReadiness {
+    db: DatabaseConnection,
+    migrated: Arc<AtomicBool>,
+}
+
+impl Readiness for DatabaseReadiness {
+    fn check(&self) -> Pin<Box<dyn Future<Output = ReadinessReport> + Send + '_>> {
+        Box::pin(async move {
+            let database = self.migrated.load(Ordering::SeqCst)
+                && tokio::time::timeout(Duration::from_secs(2), keel_persistence::ping(&self.db))
+                    .await
+                    .unwrap_or(false);
+            // Redis is not used yet: reported as healthy, as when REDIS_URL is unset.
+            ReadinessReport {
+                database,
+                redis: true,
+                ready: database,
+            }
+        })
+    }
+}
+
+/// Applies pending migrations, retrying until the database answers.
+async fn migrate_until_done(db: DatabaseConnection, migrated: Arc<AtomicBool>) {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match keel_persistence::migrate_up(&db).await {
+            Ok(()) => {
+                migrated.store(true, Ordering::SeqCst);
+                tracing::info!("database migrations applied");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "database not ready for migrations");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// A running `api` server.
+pub struct RunningApi {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// Marks shutdown so `/ready` turns 503.
+    pub shutdown: ShutdownFlag,
+    /// Stops the server.
+    pub handle: actix_web::dev::ServerHandle,
+    /// Resolves when the server has stopped.
+    pub server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Starts the server on `config.host:config.port` and returns once it listens.
+///
+/// # Errors
+/// When the database URL is unusable or the address cannot be bound.
+pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
+    let db = connect_database(config).await?;
+    let migrated = Arc::new(AtomicBool::new(!config.database.migrate_on_start));
+    if config.database.migrate_on_start {
+        tokio::spawn(migrate_until_done(db.clone(), migrated.clone()));
+    }
+    let use_cases = use_cases(config, &db)?;
+    let readiness: Arc<dyn Readiness> = Arc::new(DatabaseReadiness { db, migrated });
+    let settings = HttpSettings {
+        versions: config.api_versions.clone(),
+        max_body_bytes: config.http.max_body_bytes,
+        frontend_enabled: config.features.frontend,
+    };
+    let shutdown = ShutdownFlag::default();
+    let app_shutdown = shutdown.clone();
+    let server = actix_web::HttpServer::new(move || {
+        keel_http::build_app(
+            use_cases.clone(),
+            settings.clone(),
+            readiness.clone(),
+            app_shutdown.clone(),
+        )
+    })
+    .disable_signals()
+    .shutdown_timeout(30)
+    .bind((config.host.as_str(), config.port))
+    .with_context(|| format!("binding {}:{}", config.host, config.port))?;
+    let addr = server
+        .addrs()
+        .first()
+        .copied()
+        .context("the server bound no address")?;
+    let server = server.run();
+    let handle = server.handle();
+    let server = tokio::spawn(server);
+    tracing::info!(%addr, environment = %config.environment, "api listening");
+    Ok(RunningApi {
+        addr,
+        shutdown,
+        handle,
+        server,
+    })
+}
+
+/// Runs `api serve` until SIGTERM or Ctrl-C, then drains: `/ready` turns 503 at once, in-flight
+/// requests finish (up to 30 s), and the process exits 0.
+///
+/// # Errors
+/// Start-up failures.
+pub async fn serve(config: &Config) -> anyhow::Result<()> {
+    if config.auth.secret_key_is_default {
+        tracing::warn!(
+            "SECRET_KEY is not set: using the development key; never do this in production"
+        );
+    }
+    let running = start(config).await?;
+    wait_for_signal().await;
+    tracing::info!("shutdown requested: draining");
+    running.shutdown.set();
+    running.handle.stop(true).await;
+    running
+        .server
+        .await
+        .context("joining the server task")?
+        .context("running the server")?;
+    tracing::info!("api stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(
+            tokio::signal::unix::SignalKind::terminate(),
+        ) {
+            Ok(term) => term,
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `api migrate <up|down|status|fresh>`: prints what it did.
+///
+/// # Errors
+/// Unknown action or a migration failure.
+pub async fn migrate(config: &Config, action: &str) -> anyhow::Result<String> {
+    let db = connect_database(config).await?;
+    match action {
+        "up" => {
+            keel_persistence::migrate_up(&db)
+                .await
+                .context("applying migrations")?;
+            Ok("migrations applied".to_owned())
+        }
+        "down" => {
+            keel_persistence::migrate_down(&db, Some(1))
+                .await
+                .context("reverting the last migration")?;
+            Ok("last migration reverted".to_owned())
+        }
+        "fresh" => {
+            keel_persistence::migrate_fresh(&db)
+                .await
+                .context("recreating the schema")?;
+            Ok("schema dropped and migrations applied".to_owned())
+        }
+        "status" => {
+            let status = keel_persistence::migrate_status(&db)
+                .await
+                .context("reading migration status")?;
+            Ok(status
+                .into_iter()
+                .map(|(name, applied)| {
+                    format!("{} {name}", if applied { "applied" } else { "pending" })
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+        other => {
+            anyhow::bail!("unknown migrate action {other:?}: expected up, down, status or fresh")
+        }
+    }
+}
+
+/// `api openapi`: the OpenAPI document.
+pub fn openapi(config: &Config) -> String {
+    keel_http::openapi::Document::new(&config.api_versions.latest).json
+}

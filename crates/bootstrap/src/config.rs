@@ -1,0 +1,711 @@
+//! keel's typed configuration, read once from the environment (and a `.env` file).
+//!
+//! Every variable of SPEC §1 is optional and parsed here; a bad value stops start-up with a
+//! message naming the variable and the accepted values. The process environment overrides
+//! `.env`. Secrets are [`SecretString`]s and never printed.
+
+use keel_http::ApiVersions;
+use secrecy::{ExposeSecret, SecretString};
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// The development signing key used when `SECRET_KEY` is unset (refused in production).
+pub const DEV_SECRET_KEY: &str = "keel-development-secret-key-change-me-0000";
+const KNOWN_DEFAULT_SECRETS: &[&str] = &[
+    DEV_SECRET_KEY,
+    "changeme",
+    "change-me",
+    "secret",
+    "dev-secret",
+    "your-secret-key",
+];
+
+/// A variable with a value that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {variable}={value:?}: expected {expected}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: String,
+    /// The value found (redacted for secrets).
+    pub value: String,
+    /// What is accepted.
+    pub expected: String,
+}
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development (lenient defaults).
+    Development,
+    /// Automated tests.
+    Test,
+    /// Production: weak settings are refused.
+    Production,
+}
+
+impl Environment {
+    /// The name as configured.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Development => "development",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+/// JWT signing algorithm (HMAC family only).
+pub use keel_auth::JwtAlgorithm;
+
+/// One rate-limit policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitPolicy {
+    /// Requests per window.
+    pub limit: u32,
+    /// Window length in seconds.
+    pub window_seconds: u64,
+}
+
+/// Outbox delivery targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxSink {
+    /// Log each event.
+    Log,
+    /// XADD to a Redis stream.
+    Redis,
+    /// POST to a webhook.
+    Webhook,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Connection URL (may hold a password).
+    pub url: SecretString,
+    /// Pool size; `None` lets the adapter size it to the machine.
+    pub max_connections: Option<u32>,
+    /// Apply pending migrations when `api` starts.
+    pub migrate_on_start: bool,
+}
+
+/// Token settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// HMAC key.
+    pub secret_key: SecretString,
+    /// Whether `secret_key` is the built-in development key.
+    pub secret_key_is_default: bool,
+    /// Signing algorithm.
+    pub algorithm: JwtAlgorithm,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Access-token lifetime.
+    pub access_token_expire_minutes: u64,
+    /// Refresh-token lifetime.
+    pub refresh_token_expire_days: u64,
+    /// Grace window for replaying the immediate predecessor.
+    pub refresh_token_reuse_grace_seconds: u64,
+}
+
+/// Rate limiting settings.
+#[derive(Debug, Clone)]
+pub struct RateLimitConfig {
+    /// Master switch.
+    pub enabled: bool,
+    /// Serve requests when the limiter backend is down.
+    pub fail_open: bool,
+    /// `auth_login`.
+    pub login: RateLimitPolicy,
+    /// `auth_register`.
+    pub register: RateLimitPolicy,
+    /// `api_read`.
+    pub read: RateLimitPolicy,
+    /// `api_write`.
+    pub write: RateLimitPolicy,
+}
+
+/// Outbox and worker settings.
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// Events claimed per batch.
+    pub batch_size: u32,
+    /// Attempts before an event is dead-lettered.
+    pub retry_max_attempts: u32,
+    /// Base of the exponential backoff.
+    pub retry_backoff_seconds: u64,
+    /// Fallback poll interval.
+    pub dispatch_interval_seconds: u64,
+    /// Where events go.
+    pub sinks: Vec<OutboxSink>,
+    /// Redis stream name.
+    pub redis_stream: String,
+    /// Webhook target.
+    pub webhook_url: Option<String>,
+    /// Webhook HMAC key.
+    pub webhook_secret: Option<SecretString>,
+    /// Worker's operational listener host.
+    pub worker_host: String,
+    /// Worker's operational listener port.
+    pub worker_port: u16,
+}
+
+/// Edge and hardening settings.
+#[derive(Debug, Clone)]
+pub struct HttpEdgeConfig {
+    /// Allowed CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Honour `X-Forwarded-For` / `-Proto`.
+    pub trust_proxy_headers: bool,
+    /// CIDRs of trusted proxies.
+    pub trusted_proxies: Vec<String>,
+    /// Allowed `Host` values.
+    pub trusted_hosts: Vec<String>,
+    /// Security headers on every response.
+    pub security_headers_enabled: bool,
+    /// Content-Security-Policy header.
+    pub csp_enabled: bool,
+    /// HSTS header.
+    pub hsts_enabled: bool,
+    /// HSTS max-age.
+    pub hsts_max_age_seconds: u64,
+    /// Redirect plain HTTP to HTTPS.
+    pub https_redirect: bool,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+}
+
+/// Observability settings.
+#[derive(Debug, Clone)]
+pub struct ObservabilityConfig {
+    /// `/metrics`.
+    pub metrics_enabled: bool,
+    /// OTLP/HTTP endpoint.
+    pub otlp_endpoint: Option<String>,
+    /// Service name override.
+    pub service_name: Option<String>,
+    /// Sentry DSN.
+    pub sentry_dsn: Option<SecretString>,
+    /// Sentry environment.
+    pub sentry_environment: String,
+    /// Sentry trace sampling.
+    pub sentry_traces_sample_rate: f32,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// `RUST_LOG` filter.
+    pub log_filter: String,
+}
+
+/// OAuth settings shared by every provider.
+#[derive(Debug, Clone)]
+pub struct OAuthConfig {
+    /// Lifetime of a flow's state.
+    pub state_expire_seconds: u64,
+    /// Public origin for callback URLs.
+    pub public_base_url: Option<String>,
+    /// Where browser flows end.
+    pub frontend_callback_url: String,
+}
+
+/// Optional feature packs.
+#[derive(Debug, Clone, Copy)]
+pub struct Features {
+    /// Rate limiting.
+    pub rate_limiting: bool,
+    /// Metrics, traces, Sentry.
+    pub observability: bool,
+    /// Outbox worker.
+    pub background_jobs: bool,
+    /// Browser GUI.
+    pub frontend: bool,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listen host of `api`.
+    pub host: String,
+    /// Listen port of `api`.
+    pub port: u16,
+    /// Deployment environment.
+    pub environment: Environment,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Tokens.
+    pub auth: AuthConfig,
+    /// API versions.
+    pub api_versions: ApiVersions,
+    /// Feature packs.
+    pub features: Features,
+    /// Redis (rate limiter, OAuth state, stream sink) when set.
+    pub redis_url: Option<SecretString>,
+    /// `/ready` requires Redis.
+    pub redis_health_required: bool,
+    /// Rate limiting.
+    pub rate_limit: RateLimitConfig,
+    /// Observability.
+    pub observability: ObservabilityConfig,
+    /// Outbox and worker.
+    pub outbox: OutboxConfig,
+    /// OAuth.
+    pub oauth: OAuthConfig,
+    /// Edge and hardening.
+    pub http: HttpEdgeConfig,
+}
+
+/// The variables, with the process environment over `.env`.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: HashMap<String, String>,
+}
+
+impl Env {
+    /// Reads `.env` from the working directory (if any), then the process environment over it.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming `.env` when the file exists but cannot be parsed.
+    pub fn load() -> Result<Self, ConfigError> {
+        let mut vars = HashMap::new();
+        match dotenvy::from_path_iter(".env") {
+            Ok(iter) => {
+                for item in iter {
+                    let (key, value) = item.map_err(|e| ConfigError {
+                        variable: ".env".into(),
+                        value: e.to_string(),
+                        expected: "KEY=value lines".into(),
+                    })?;
+                    vars.insert(key, value);
+                }
+            }
+            Err(e) if e.not_found() => {}
+            Err(e) => {
+                return Err(ConfigError {
+                    variable: ".env".into(),
+                    value: e.to_string(),
+                    expected: "a readable file".into(),
+                });
+            }
+        }
+        vars.extend(std::env::vars());
+        Ok(Self { vars })
+    }
+
+    /// An environment made of these pairs only (tests, embedding).
+    pub fn from_pairs<I, K, V>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+        }
+    }
+
+    fn raw(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn string(&self, name: &str, default: &str) -> String {
+        self.raw(name).unwrap_or(default).to_owned()
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.raw(name).map(str::to_owned)
+    }
+
+    fn parse<T: FromStr>(&self, name: &str, default: T, expected: &str) -> Result<T, ConfigError> {
+        match self.raw(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| invalid(name, v, expected)),
+        }
+    }
+
+    fn positive(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
+        let value = self.parse(name, default, "a positive integer")?;
+        if value == 0 {
+            return Err(invalid(name, "0", "a positive integer"));
+        }
+        Ok(value)
+    }
+
+    fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "1" | "yes" | "on") => Ok(true),
+            Some("false" | "0" | "no" | "off") => Ok(false),
+            Some(other) => Err(invalid(name, other, "true or false")),
+        }
+    }
+
+    fn list(&self, name: &str, default: &str) -> Result<Vec<String>, ConfigError> {
+        let raw = self.raw(name).unwrap_or(default);
+        if raw.starts_with('[') {
+            let items: Vec<String> = serde_json::from_str(raw).map_err(|_| {
+                invalid(
+                    name,
+                    raw,
+                    "a JSON array of strings or a comma-separated list",
+                )
+            })?;
+            return Ok(items
+                .into_iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect());
+        }
+        Ok(raw
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect())
+    }
+}
+
+fn invalid(variable: &str, value: &str, expected: &str) -> ConfigError {
+    ConfigError {
+        variable: variable.to_owned(),
+        value: value.to_owned(),
+        expected: expected.to_owned(),
+    }
+}
+
+impl fmt::Display for Environment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn database_url(env: &Env) -> Result<String, ConfigError> {
+    if let Some(url) = env.raw("DATABASE_URL") {
+        if !(url.starts_with("postgres://")
+            || url.starts_with("postgresql://")
+            || url.starts_with("sqlite:"))
+        {
+            return Err(invalid(
+                "DATABASE_URL",
+                "<redacted>",
+                "a postgres://… or sqlite://… URL",
+            ));
+        }
+        return Ok(url.to_owned());
+    }
+    let Some(host) = env.raw("DATABASE_HOSTNAME") else {
+        return Ok("sqlite://keel.db?mode=rwc".to_owned());
+    };
+    let port: u16 = env.parse("DATABASE_PORT", 5432, "a port number (1-65535)")?;
+    let user = env.string("DATABASE_USERNAME", "postgres");
+    let password = env.string("DATABASE_PASSWORD", "");
+    let name = env.string("DATABASE_NAME", "postgres");
+    let encode = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let credentials = if password.is_empty() {
+        encode(&user)
+    } else {
+        format!("{}:{}", encode(&user), encode(&password))
+    };
+    Ok(format!(
+        "postgres://{credentials}@{host}:{port}/{}",
+        encode(&name)
+    ))
+}
+
+fn policy(env: &Env, name: &str, limit: u32) -> Result<RateLimitPolicy, ConfigError> {
+    let limit_var = format!("RATE_LIMIT_{name}_LIMIT");
+    let window_var = format!("RATE_LIMIT_{name}_WINDOW_SECONDS");
+    let limit = env.parse(&limit_var, limit, "a positive integer")?;
+    if limit == 0 {
+        return Err(invalid(&limit_var, "0", "a positive integer"));
+    }
+    Ok(RateLimitPolicy {
+        limit,
+        window_seconds: env.positive(&window_var, 60)?,
+    })
+}
+
+impl Config {
+    /// Reads the configuration from `.env` and the process environment.
+    ///
+    /// # Errors
+    /// The first unusable variable.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env(&Env::load()?)
+    }
+
+    /// Reads the configuration from `env`.
+    ///
+    /// # Errors
+    /// The first unusable variable, or a production setting that is too weak.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let environment = match env
+            .string("ENVIRONMENT", "development")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "development" | "dev" => Environment::Development,
+            "test" => Environment::Test,
+            "production" | "prod" => Environment::Production,
+            other => {
+                return Err(invalid(
+                    "ENVIRONMENT",
+                    other,
+                    "development, test or production",
+                ));
+            }
+        };
+        let production = environment == Environment::Production;
+
+        let secret = env.optional("SECRET_KEY");
+        let secret_key_is_default = secret.is_none();
+        let secret = secret.unwrap_or_else(|| DEV_SECRET_KEY.to_owned());
+        let algorithm: JwtAlgorithm =
+            env.parse("ALGORITHM", JwtAlgorithm::HS256, "HS256, HS384 or HS512")?;
+
+        let latest = env.string("API_LATEST_VERSION", "v1");
+        let supported = env.list("API_SUPPORTED_VERSIONS", "v1")?;
+        let version_ok = |v: &str| {
+            v.len() > 1 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit())
+        };
+        if let Some(bad) = supported.iter().find(|v| !version_ok(v)) {
+            return Err(invalid(
+                "API_SUPPORTED_VERSIONS",
+                bad,
+                "versions such as v1, v2",
+            ));
+        }
+        if !supported.contains(&latest) {
+            return Err(invalid(
+                "API_LATEST_VERSION",
+                &latest,
+                &format!("one of API_SUPPORTED_VERSIONS ({})", supported.join(", ")),
+            ));
+        }
+
+        let fail_open = env.flag("RATE_LIMIT_FAIL_OPEN", !production)?;
+        let mut trusted_hosts = env.list("TRUSTED_HOSTS", "localhost,127.0.0.1")?;
+        if env.raw("TRUSTED_HOSTS").is_none() && !production {
+            trusted_hosts.push("*".to_owned());
+        }
+
+        let sinks = env
+            .list("OUTBOX_SINKS", "log")?
+            .iter()
+            .map(|s| match s.to_ascii_lowercase().as_str() {
+                "log" => Ok(OutboxSink::Log),
+                "redis" => Ok(OutboxSink::Redis),
+                "webhook" => Ok(OutboxSink::Webhook),
+                other => Err(invalid(
+                    "OUTBOX_SINKS",
+                    other,
+                    "a comma list of log, redis, webhook",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        let log_format = match env
+            .raw("LOG_FORMAT")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => {
+                if environment == Environment::Development
+                    && std::io::IsTerminal::is_terminal(&std::io::stdout())
+                {
+                    LogFormat::Pretty
+                } else {
+                    LogFormat::Json
+                }
+            }
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => return Err(invalid("LOG_FORMAT", other, "json or pretty")),
+        };
+        let sample_rate: f32 = env.parse(
+            "SENTRY_TRACES_SAMPLE_RATE",
+            0.0,
+            "a number between 0.0 and 1.0",
+        )?;
+        if !(0.0..=1.0).contains(&sample_rate) {
+            return Err(invalid(
+                "SENTRY_TRACES_SAMPLE_RATE",
+                &sample_rate.to_string(),
+                "a number between 0.0 and 1.0",
+            ));
+        }
+        let frontend_callback_url = env.string("OAUTH_FRONTEND_CALLBACK_URL", "/");
+        let callback_ok = (frontend_callback_url.starts_with('/')
+            && !frontend_callback_url.starts_with("//"))
+            || frontend_callback_url.starts_with("http://")
+            || frontend_callback_url.starts_with("https://");
+        if !callback_ok || frontend_callback_url.contains('#') {
+            return Err(invalid(
+                "OAUTH_FRONTEND_CALLBACK_URL",
+                &frontend_callback_url,
+                "an absolute path or http(s) URL without a fragment",
+            ));
+        }
+        let max_connections = match env.raw("DATABASE_MAX_CONNECTIONS") {
+            None => None,
+            Some(_) => Some(
+                u32::try_from(env.positive("DATABASE_MAX_CONNECTIONS", 1)?).map_err(|_| {
+                    invalid(
+                        "DATABASE_MAX_CONNECTIONS",
+                        env.raw("DATABASE_MAX_CONNECTIONS").unwrap_or(""),
+                        "a positive integer",
+                    )
+                })?,
+            ),
+        };
+
+        let config = Self {
+            host: env.string("HOST", "127.0.0.1"),
+            port: env.parse("PORT", 8000, "a port number (0-65535)")?,
+            environment,
+            database: DatabaseConfig {
+                url: SecretString::from(database_url(env)?),
+                max_connections,
+                migrate_on_start: env.flag("DATABASE_MIGRATE_ON_START", true)?,
+            },
+            auth: AuthConfig {
+                secret_key: SecretString::from(secret),
+                secret_key_is_default,
+                algorithm,
+                issuer: env.string("TOKEN_ISSUER", "keel"),
+                audience: env.string("TOKEN_AUDIENCE", "keel-api"),
+                access_token_expire_minutes: env.positive("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?,
+                refresh_token_expire_days: env.positive("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
+                refresh_token_reuse_grace_seconds: env.parse("REFRESH_TOKEN_REUSE_GRACE_SECONDS", 10, "a non-negative integer")?,
+            },
+            api_versions: ApiVersions { latest, supported },
+            features: Features {
+                rate_limiting: env.flag("ENABLE_OPTIONAL_RATE_LIMITING", true)?,
+                observability: env.flag("ENABLE_OPTIONAL_OBSERVABILITY", true)?,
+                background_jobs: env.flag("ENABLE_OPTIONAL_BACKGROUND_JOBS", true)?,
+                frontend: env.flag("ENABLE_OPTIONAL_FRONTEND", true)?,
+            },
+            redis_url: env.optional("REDIS_URL").map(SecretString::from),
+            redis_health_required: env.flag("REDIS_HEALTH_REQUIRED", false)?,
+            rate_limit: RateLimitConfig {
+                enabled: env.flag("RATE_LIMIT_ENABLED", true)?,
+                fail_open,
+                login: policy(env, "LOGIN", 10)?,
+                register: policy(env, "REGISTER", 5)?,
+                read: policy(env, "READ", 120)?,
+                write: policy(env, "WRITE", 60)?,
+            },
+            observability: ObservabilityConfig {
+                metrics_enabled: env.flag("METRICS_ENABLED", true)?,
+                otlp_endpoint: env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+                service_name: env.optional("OTEL_SERVICE_NAME"),
+                sentry_dsn: env.optional("SENTRY_DSN").map(SecretString::from),
+                sentry_environment: env.string("SENTRY_ENVIRONMENT", "development"),
+                sentry_traces_sample_rate: sample_rate,
+                log_format,
+                log_filter: env.string("RUST_LOG", "info"),
+            },
+            outbox: OutboxConfig {
+                batch_size: u32::try_from(env.positive("OUTBOX_DISPATCH_BATCH_SIZE", 100)?)
+                    .map_err(|_| invalid("OUTBOX_DISPATCH_BATCH_SIZE", "", "a positive integer"))?,
+                retry_max_attempts: u32::try_from(env.positive("OUTBOX_RETRY_MAX_ATTEMPTS", 5)?)
+                    .map_err(|_| invalid("OUTBOX_RETRY_MAX_ATTEMPTS", "", "a positive integer"))?,
+                retry_backoff_seconds: env.positive("OUTBOX_RETRY_BACKOFF_SECONDS", 30)?,
+                dispatch_interval_seconds: env.positive("OUTBOX_DISPATCH_INTERVAL_SECONDS", 15)?,
+                sinks,
+                redis_stream: env.string("OUTBOX_REDIS_STREAM", "keel:events"),
+                webhook_url: env.optional("OUTBOX_WEBHOOK_URL"),
+                webhook_secret: env.optional("OUTBOX_WEBHOOK_SECRET").map(SecretString::from),
+                worker_host: env.string("WORKER_HOST", "127.0.0.1"),
+                worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
+            },
+            oauth: OAuthConfig {
+                state_expire_seconds: env.positive("OAUTH_STATE_EXPIRE_SECONDS", 300)?,
+                public_base_url: env.optional("OAUTH_PUBLIC_BASE_URL"),
+                frontend_callback_url,
+            },
+            http: HttpEdgeConfig {
+                cors_origins: env.list(
+                    "CORS_ORIGINS",
+                    "http://localhost:3000,http://127.0.0.1:3000,http://localhost:8000,http://127.0.0.1:8000",
+                )?,
+                trust_proxy_headers: env.flag("TRUST_PROXY_HEADERS", false)?,
+                trusted_proxies: env.list("TRUSTED_PROXIES", "127.0.0.1/32,::1/128")?,
+                trusted_hosts,
+                security_headers_enabled: env.flag("SECURITY_HEADERS_ENABLED", true)?,
+                csp_enabled: env.flag("SECURITY_CSP_ENABLED", true)?,
+                hsts_enabled: env.flag("SECURITY_HSTS_ENABLED", false)?,
+                hsts_max_age_seconds: env.positive("SECURITY_HSTS_MAX_AGE_SECONDS", 31_536_000)?,
+                https_redirect: env.flag("SECURITY_HTTPS_REDIRECT", false)?,
+                max_body_bytes: usize::try_from(env.positive("MAX_BODY_BYTES", 262_144)?)
+                    .map_err(|_| invalid("MAX_BODY_BYTES", "", "a positive integer"))?,
+            },
+        };
+        if production {
+            config.refuse_weak_production_settings(env)?;
+        }
+        Ok(config)
+    }
+
+    fn refuse_weak_production_settings(&self, env: &Env) -> Result<(), ConfigError> {
+        let secret = self.auth.secret_key.expose_secret();
+        if self.auth.secret_key_is_default
+            || secret.chars().count() < 32
+            || KNOWN_DEFAULT_SECRETS.contains(&secret)
+        {
+            return Err(invalid(
+                "SECRET_KEY",
+                "<redacted>",
+                "at least 32 characters, not a known default, in production",
+            ));
+        }
+        if self.http.trusted_hosts.iter().any(|h| h == "*") {
+            return Err(invalid(
+                "TRUSTED_HOSTS",
+                "*",
+                "explicit host names in production",
+            ));
+        }
+        if self.rate_limit.fail_open && !env.flag("RATE_LIMIT_FAIL_OPEN_FORCE", false)? {
+            return Err(invalid(
+                "RATE_LIMIT_FAIL_OPEN",
+                "true",
+                "false in production (set RATE_LIMIT_FAIL_OPEN_FORCE=true to insist)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the database URL is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.database.url.expose_secret().starts_with("postgres")
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

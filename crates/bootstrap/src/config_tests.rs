@@ -1,0 +1,167 @@
+use super::*;
+
+fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_env(&Env::from_pairs(pairs.iter().copied()))
+}
+
+#[test]
+fn defaults_match_the_spec() {
+    let c = config(&[]).expect("defaults are valid");
+    assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8000));
+    assert_eq!(c.database.url.expose_secret(), "sqlite://keel.db?mode=rwc");
+    assert!(c.database.migrate_on_start);
+    assert_eq!(c.environment, Environment::Development);
+    assert!(c.auth.secret_key_is_default);
+    assert_eq!(
+        (c.auth.issuer.as_str(), c.auth.audience.as_str()),
+        ("keel", "keel-api")
+    );
+    assert_eq!(
+        (
+            c.auth.access_token_expire_minutes,
+            c.auth.refresh_token_expire_days,
+            c.auth.refresh_token_reuse_grace_seconds
+        ),
+        (60, 30, 10)
+    );
+    assert_eq!(
+        c.api_versions,
+        ApiVersions {
+            latest: "v1".into(),
+            supported: vec!["v1".into()]
+        }
+    );
+    assert_eq!(
+        c.rate_limit.login,
+        RateLimitPolicy {
+            limit: 10,
+            window_seconds: 60
+        }
+    );
+    assert_eq!(c.rate_limit.register.limit, 5);
+    assert_eq!(c.rate_limit.read.limit, 120);
+    assert_eq!(c.rate_limit.write.limit, 60);
+    assert!(c.rate_limit.fail_open);
+    assert_eq!(c.http.max_body_bytes, 262_144);
+    assert!(c.http.trusted_hosts.contains(&"*".to_owned()));
+    assert_eq!(c.outbox.sinks, vec![OutboxSink::Log]);
+    assert_eq!(
+        (c.outbox.worker_host.as_str(), c.outbox.worker_port),
+        ("127.0.0.1", 9000)
+    );
+    assert!(c.redis_url.is_none());
+}
+
+#[test]
+fn original_database_variables_build_a_postgres_url() {
+    let c = config(&[
+        ("DATABASE_HOSTNAME", "db.internal"),
+        ("DATABASE_USERNAME", "app"),
+        ("DATABASE_PASSWORD", "p@ss word"),
+        ("DATABASE_NAME", "keel"),
+    ])
+    .expect("valid");
+    assert_eq!(
+        c.database.url.expose_secret(),
+        "postgres://app:p%40ss%20word@db.internal:5432/keel"
+    );
+    assert!(c.is_postgres());
+    let c = config(&[
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("DATABASE_HOSTNAME", "ignored"),
+    ])
+    .expect("valid");
+    assert_eq!(c.database.url.expose_secret(), "sqlite::memory:");
+}
+
+#[test]
+fn bad_values_name_the_variable_and_the_accepted_values() {
+    let cases = [
+        ("PORT", "eighty", "port"),
+        ("ALGORITHM", "RS256", "HS256"),
+        ("ENVIRONMENT", "staging", "production"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0", "positive"),
+        ("RATE_LIMIT_LOGIN_LIMIT", "-1", "positive"),
+        ("RATE_LIMIT_READ_WINDOW_SECONDS", "x", "positive"),
+        ("DATABASE_MIGRATE_ON_START", "maybe", "true or false"),
+        ("OUTBOX_SINKS", "log,kafka", "webhook"),
+        ("DATABASE_URL", "mysql://x", "postgres"),
+        ("LOG_FORMAT", "xml", "json"),
+        ("OAUTH_FRONTEND_CALLBACK_URL", "/cb#frag", "fragment"),
+        ("MAX_BODY_BYTES", "lots", "positive"),
+    ];
+    for (variable, value, expected) in cases {
+        let err = config(&[(variable, value)]).expect_err(variable);
+        assert_eq!(err.variable, variable);
+        assert!(
+            err.expected.contains(expected),
+            "{variable}: {}",
+            err.expected
+        );
+        assert!(err.to_string().contains(variable));
+    }
+}
+
+#[test]
+fn versions_accept_json_or_comma_lists_and_latest_must_be_supported() {
+    let c = config(&[
+        ("API_SUPPORTED_VERSIONS", r#"["v1","v2"]"#),
+        ("API_LATEST_VERSION", "v2"),
+    ])
+    .expect("valid");
+    assert_eq!(c.api_versions.supported, vec!["v1", "v2"]);
+    let c = config(&[("API_SUPPORTED_VERSIONS", "v1, v2")]).expect("valid");
+    assert_eq!(c.api_versions.supported, vec!["v1", "v2"]);
+    let err = config(&[("API_LATEST_VERSION", "v3")]).expect_err("unsupported latest");
+    assert_eq!(err.variable, "API_LATEST_VERSION");
+    let err = config(&[("API_SUPPORTED_VERSIONS", "one")]).expect_err("bad name");
+    assert_eq!(err.variable, "API_SUPPORTED_VERSIONS");
+}
+
+#[test]
+fn production_refuses_weak_settings() {
+    let strong = "k".repeat(40);
+    let base = [
+        ("ENVIRONMENT", "production"),
+        ("SECRET_KEY", strong.as_str()),
+        ("TRUSTED_HOSTS", "api.example.com"),
+    ];
+    let c = config(&base).expect("strong production config");
+    assert!(!c.rate_limit.fail_open);
+    assert_eq!(c.http.trusted_hosts, vec!["api.example.com"]);
+
+    let err = config(&[
+        ("ENVIRONMENT", "production"),
+        ("TRUSTED_HOSTS", "api.example.com"),
+    ])
+    .expect_err("default key");
+    assert_eq!(err.variable, "SECRET_KEY");
+    let err = config(&[base[0], ("SECRET_KEY", "short"), base[2]]).expect_err("short key");
+    assert_eq!(err.variable, "SECRET_KEY");
+    assert!(!err.to_string().contains("short"), "secrets are not echoed");
+    let err = config(&[base[0], base[1], ("TRUSTED_HOSTS", "*")]).expect_err("wildcard host");
+    assert_eq!(err.variable, "TRUSTED_HOSTS");
+    let err = config(&[
+        base[0],
+        base[1],
+        ("TRUSTED_HOSTS", "api.example.com"),
+        ("RATE_LIMIT_FAIL_OPEN", "true"),
+    ])
+    .expect_err("fail open");
+    assert_eq!(err.variable, "RATE_LIMIT_FAIL_OPEN");
+    let forced = config(&[
+        base[0],
+        base[1],
+        base[2],
+        ("RATE_LIMIT_FAIL_OPEN", "true"),
+        ("RATE_LIMIT_FAIL_OPEN_FORCE", "true"),
+    ]);
+    assert!(forced.expect("forced").rate_limit.fail_open);
+}
+
+#[test]
+fn blank_values_count_as_unset() {
+    let c = config(&[("PORT", ""), ("SECRET_KEY", "  ")]).expect("valid");
+    assert_eq!(c.port, 8000);
+    assert!(c.auth.secret_key_is_default);
+}
