@@ -165,3 +165,22 @@ fn blank_values_count_as_unset() {
     assert_eq!(c.port, 8000);
     assert!(c.auth.secret_key_is_default);
 }
+
+#[test]
+fn the_shipped_env_example_is_valid_and_states_the_defaults() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+    let pairs = dotenvy::from_path_iter(path)
+        .expect(".env.example exists")
+        .collect::<Result<Vec<_>, _>>()
+        .expect(".env.example parses");
+    assert!(pairs.len() >= 50, "every variable is listed");
+    let from_example = config(
+        &pairs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+    )
+    .expect("valid");
+    let defaults = config(&[]).expect("valid");
+    assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
+}

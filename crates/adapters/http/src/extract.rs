@@ -151,10 +151,11 @@ pub(crate) fn json_or_form_body(req: &HttpRequest, body: &[u8]) -> Result<BodyFi
             }
             Ok(BodyFields::Form(map))
         }
-        Some("multipart/form-data") => Err(unsupported_media(
+        None => json_body(req, body).map(BodyFields::Json),
+        Some(media) if is_json(media) => json_body(req, body).map(BodyFields::Json),
+        Some(_) => Err(unsupported_media(
             "application/x-www-form-urlencoded or application/json",
         )),
-        _ => json_body(req, body).map(BodyFields::Json),
     }
 }
 

@@ -6,6 +6,7 @@ mod auth;
 mod contract;
 mod e2e;
 mod errors;
+mod fuzz;
 mod posts;
 mod system;
 mod users;
