@@ -14,6 +14,10 @@ test *args:
 test-all *args:
     TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres TEST_REDIS_URL=redis://127.0.0.1:6379 scripts/test {{args}}
 
+# The GUI's tests in headless Chromium against the api binary (installs chromium, npm packages).
+browser-tests *args:
+    scripts/browser-tests {{args}}
+
 # Only the domain's property tests.
 test-properties:
     cargo nextest run -p keel-domain --test properties
@@ -27,6 +31,18 @@ lint:
 # The dependency rules of the hexagon.
 arch:
     scripts/check-layers
+
+# The outbox worker on the default SQLite file (run the api once first: it migrates).
+worker *args:
+    cargo run -p keel-worker -- {{args}}
+
+# Outbox benchmark: drain throughput (1 and 2 workers) and NOTIFY latency, release build.
+bench-outbox:
+    bench/outbox.sh
+
+# Rate-limit benchmark: the post list with the in-process and the Redis limiter, release build.
+bench-rate-limit:
+    bench/rate-limit.sh
 
 # Migrations: just migrate up|down|status|fresh
 migrate action="up":

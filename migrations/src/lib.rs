@@ -21,6 +21,9 @@ use sea_orm_migration::{MigrationName, MigrationTrait, async_trait};
 pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261128_000001_initial;
+mod m20261201_000002_outbox_notify;
+
+pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;
 
 /// keel's migrations, oldest first.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,7 +32,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_initial::Migration)]
+        vec![
+            Box::new(m20261128_000001_initial::Migration),
+            Box::new(m20261201_000002_outbox_notify::Migration),
+        ]
     }
 }
 
@@ -50,7 +56,10 @@ mod tests {
     #[test]
     fn names_sort_in_application_order() {
         let names = migration_names();
-        assert_eq!(names, ["m20261128_000001_initial"]);
+        assert_eq!(
+            names,
+            ["m20261128_000001_initial", "m20261201_000002_outbox_notify"]
+        );
         let mut sorted = names.clone();
         sorted.sort();
         assert_eq!(sorted, names);

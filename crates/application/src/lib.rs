@@ -5,12 +5,16 @@
 //! and hands state plus events to one port call that commits both. Each operation has its own
 //! error enum naming what happened, so the HTTP adapter maps every outcome in one place.
 //!
+//! The outbox relay ([`outbox::RelayOutbox`]) delivers the events those commits recorded.
+//!
 //! The crate is runtime-agnostic: no tokio, no framework.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod outbox;
 pub mod posts;
+pub mod rate_limit;
 pub mod sessions;
 pub mod users;
 pub mod votes;

@@ -1,23 +1,30 @@
 //! Wiring of the `api` process: database, adapters, use cases, HTTP server, migrations, and
 //! graceful shutdown.
 //!
-//! Start-up never fails because the database is unreachable: the pool connects lazily,
-//! `/health` answers at once, `/ready` stays 503 until the database answers and (when
-//! `DATABASE_MIGRATE_ON_START`) the pending migrations are applied.
+//! Start-up never fails because the database or Redis is unreachable: both pools connect
+//! lazily, `/health` answers at once, `/ready` stays 503 until the database answers and (when
+//! `DATABASE_MIGRATE_ON_START`) the pending migrations are applied. The rate limiter uses Redis
+//! when `REDIS_URL` is set (applying `RATE_LIMIT_FAIL_OPEN` per request while it is down) and
+//! an in-process limiter otherwise.
 
 use crate::config::Config;
 use anyhow::Context;
 use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
+use keel_application::rate_limit::{CheckRateLimit, Quotas};
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_application::votes::CastVote;
 use keel_auth::{Argon2Hasher, JwtCodec};
 use keel_domain::Timestamp;
+use keel_domain::rate_limit::Quota;
 use keel_domain::session::SessionPolicy;
-use keel_http::{HttpSettings, Readiness, ReadinessReport, ShutdownFlag, UseCases};
+use keel_http::client_addr::ProxyTrust;
+use keel_http::cors::CorsSettings;
+use keel_http::hardening::{DEFAULT_CSP, HardeningSettings, TrustedHosts};
+use keel_http::{EdgeSettings, HttpSettings, Readiness, ReadinessReport, ShutdownFlag, UseCases};
 use keel_persistence::{SeaPosts, SeaSessions, SeaUsers, SeaVotes};
-use keel_ports::{Clock, PasswordHasher, Posts, Sessions, TokenCodec, Users, Votes};
+use keel_ports::{Clock, PasswordHasher, Posts, RateLimiter, Sessions, TokenCodec, Users, Votes};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -50,11 +57,87 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
     .context("opening the database")
 }
 
-/// Builds every use case from the adapters.
+/// Opens the Redis pool when `REDIS_URL` is set (lazily: nothing is connected yet).
+///
+/// # Errors
+/// When `REDIS_URL` cannot be used.
+pub fn connect_redis(config: &Config) -> anyhow::Result<Option<keel_redis::Pool>> {
+    config
+        .redis_url
+        .as_ref()
+        .map(|url| keel_redis::connect(url.expose_secret()))
+        .transpose()
+        .context("REDIS_URL")
+}
+
+fn quota(policy: crate::config::RateLimitPolicy) -> anyhow::Result<Quota> {
+    Quota::new(policy.limit, policy.window_seconds).context("rate-limit quota")
+}
+
+/// The rate limiter, unless rate limiting is off: Redis when a pool is given, else in-process.
+fn rate_limiter(
+    config: &Config,
+    redis: Option<&keel_redis::Pool>,
+    tokens: Arc<dyn TokenCodec>,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Option<CheckRateLimit>> {
+    let rl = &config.rate_limit;
+    if !(config.features.rate_limiting && rl.enabled) {
+        return Ok(None);
+    }
+    let limiter: Arc<dyn RateLimiter> = match redis {
+        Some(pool) => Arc::new(keel_redis::RedisRateLimiter::new(
+            pool.clone(),
+            rl.key_prefix.clone(),
+        )),
+        None => Arc::new(keel_redis::InProcessRateLimiter::default()),
+    };
+    let quotas = Quotas::new(
+        quota(rl.login)?,
+        quota(rl.register)?,
+        quota(rl.read)?,
+        quota(rl.write)?,
+    );
+    Ok(Some(CheckRateLimit::new(
+        limiter,
+        tokens,
+        clock,
+        quotas,
+        rl.fail_open,
+    )))
+}
+
+/// The edge settings (client address, host check, security headers, CORS) from the
+/// configuration.
+///
+/// # Errors
+/// When `TRUSTED_PROXIES` or `CORS_ORIGINS` is unusable (already refused by [`Config`]).
+pub fn edge_settings(config: &Config) -> anyhow::Result<EdgeSettings> {
+    let http = &config.http;
+    Ok(EdgeSettings {
+        proxies: ProxyTrust::new(http.trust_proxy_headers, &http.trusted_proxies)
+            .context("TRUSTED_PROXIES")?,
+        hardening: HardeningSettings {
+            trusted_hosts: TrustedHosts::new(&http.trusted_hosts),
+            headers: http.security_headers_enabled,
+            csp: (http.security_headers_enabled && http.csp_enabled)
+                .then(|| DEFAULT_CSP.to_owned()),
+            hsts_max_age: http.hsts_enabled.then_some(http.hsts_max_age_seconds),
+            https_redirect: http.https_redirect,
+        },
+        cors: CorsSettings::new(&http.cors_origins).context("CORS_ORIGINS")?,
+    })
+}
+
+/// Builds every use case from the adapters; `redis` backs the rate limiter when given.
 ///
 /// # Errors
 /// When an adapter cannot be built from the configuration.
-pub fn use_cases(config: &Config, db: &DatabaseConnection) -> anyhow::Result<UseCases> {
+pub fn use_cases(
+    config: &Config,
+    db: &DatabaseConnection,
+    redis: Option<&keel_redis::Pool>,
+) -> anyhow::Result<UseCases> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone()));
     let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone()));
@@ -85,7 +168,9 @@ pub fn use_cases(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Use
             i64::try_from(auth.refresh_token_reuse_grace_seconds).unwrap_or(i64::MAX / 2),
         ),
     };
+    let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
     Ok(UseCases {
+        rate_limit,
         authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
         register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
         get_user: GetUser::new(users.clone()),
@@ -111,24 +196,45 @@ pub fn use_cases(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Use
     })
 }
 
-/// `/ready`: the database answers and start-up migrations (if any) are done.
-struct DatabaseReadiness {
+/// `/ready`: the database answers and start-up migrations (if any) are done; Redis answers a
+/// ping (reported always, required only with `REDIS_HEALTH_REQUIRED`).
+struct DependencyReadiness {
     db: DatabaseConnection,
     migrated: Arc<AtomicBool>,
+    redis: Option<keel_redis::Pool>,
+    redis_required: bool,
 }
 
-impl Readiness for DatabaseReadiness {
+impl Readiness for DependencyReadiness {
     fn check(&self) -> Pin<Box<dyn Future<Output = ReadinessReport> + Send + '_>> {
         Box::pin(async move {
-            let database = self.migrated.load(Ordering::SeqCst)
-                && tokio::time::timeout(Duration::from_secs(2), keel_persistence::ping(&self.db))
+            let database = async {
+                self.migrated.load(Ordering::SeqCst)
+                    && tokio::time::timeout(
+                        Duration::from_secs(2),
+                        keel_persistence::ping(&self.db),
+                    )
                     .await
-                    .unwrap_or(false);
-            // Redis is not used yet: reported as healthy, as when REDIS_URL is unset.
+                    .unwrap_or(false)
+            };
+            let redis = async {
+                match &self.redis {
+                    // Unset: nothing to reach, reported healthy.
+                    None => true,
+                    Some(pool) => match keel_redis::ping(pool).await {
+                        Ok(()) => true,
+                        Err(error) => {
+                            tracing::warn!(%error, "readiness: Redis does not answer");
+                            false
+                        }
+                    },
+                }
+            };
+            let (database, redis) = tokio::join!(database, redis);
             ReadinessReport {
                 database,
-                redis: true,
-                ready: database,
+                redis,
+                ready: database && (redis || !self.redis_required),
             }
         })
     }
@@ -153,6 +259,13 @@ async fn migrate_until_done(db: DatabaseConnection, migrated: Arc<AtomicBool>) {
     }
 }
 
+/// Time a client has to send a request's head.
+pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Time a client has to close its side after the response.
+pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle keep-alive of a connection.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
+
 /// A running `api` server.
 pub struct RunningApi {
     /// The bound address (useful with port 0).
@@ -175,12 +288,19 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     if config.database.migrate_on_start {
         tokio::spawn(migrate_until_done(db.clone(), migrated.clone()));
     }
-    let use_cases = use_cases(config, &db)?;
-    let readiness: Arc<dyn Readiness> = Arc::new(DatabaseReadiness { db, migrated });
+    let redis = connect_redis(config)?;
+    let use_cases = use_cases(config, &db, redis.as_ref())?;
+    let readiness: Arc<dyn Readiness> = Arc::new(DependencyReadiness {
+        db,
+        migrated,
+        redis,
+        redis_required: config.redis_health_required,
+    });
     let settings = HttpSettings {
         versions: config.api_versions.clone(),
         max_body_bytes: config.http.max_body_bytes,
         frontend_enabled: config.features.frontend,
+        edge: edge_settings(config)?,
     };
     let shutdown = ShutdownFlag::default();
     let app_shutdown = shutdown.clone();
@@ -194,6 +314,12 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     })
     .disable_signals()
     .shutdown_timeout(30)
+    // A client gets 10 s to send its request head (slowloris), 5 s to close after the
+    // response; idle keep-alive outlasts the usual 60 s load-balancer idle timeout, so the
+    // balancer, not the server, closes idle connections (no 502 on a reused, closed one).
+    .client_request_timeout(CLIENT_REQUEST_TIMEOUT)
+    .client_disconnect_timeout(CLIENT_DISCONNECT_TIMEOUT)
+    .keep_alive(KEEP_ALIVE)
     .bind((config.host.as_str(), config.port))
     .with_context(|| format!("binding {}:{}", config.host, config.port))?;
     let addr = server
@@ -238,7 +364,7 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub(crate) async fn wait_for_signal() {
     #[cfg(unix)]
     {
         let mut term = match tokio::signal::unix::signal(

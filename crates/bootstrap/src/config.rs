@@ -134,6 +134,9 @@ pub struct RateLimitConfig {
     pub read: RateLimitPolicy,
     /// `api_write`.
     pub write: RateLimitPolicy,
+    /// Prefix of every Redis counter key (`RATE_LIMIT_KEY_PREFIX`, default empty): lets
+    /// deployments share one Redis without sharing budgets.
+    pub key_prefix: String,
 }
 
 /// Outbox and worker settings.
@@ -155,6 +158,11 @@ pub struct OutboxConfig {
     pub webhook_url: Option<String>,
     /// Webhook HMAC key.
     pub webhook_secret: Option<SecretString>,
+    /// Timeout of one webhook request (`OUTBOX_WEBHOOK_TIMEOUT_SECONDS`, default 10).
+    pub webhook_timeout_seconds: u64,
+    /// How long a worker's claim on a batch lasts (`OUTBOX_LEASE_SECONDS`, default 60); must
+    /// exceed the webhook timeout.
+    pub lease_seconds: u64,
     /// Worker's operational listener host.
     pub worker_host: String,
     /// Worker's operational listener port.
@@ -618,6 +626,7 @@ impl Config {
                 register: policy(env, "REGISTER", 5)?,
                 read: policy(env, "READ", 120)?,
                 write: policy(env, "WRITE", 60)?,
+                key_prefix: env.string("RATE_LIMIT_KEY_PREFIX", ""),
             },
             observability: ObservabilityConfig {
                 metrics_enabled: env.flag("METRICS_ENABLED", true)?,
@@ -640,6 +649,8 @@ impl Config {
                 redis_stream: env.string("OUTBOX_REDIS_STREAM", "keel:events"),
                 webhook_url: env.optional("OUTBOX_WEBHOOK_URL"),
                 webhook_secret: env.optional("OUTBOX_WEBHOOK_SECRET").map(SecretString::from),
+                webhook_timeout_seconds: env.positive("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10)?,
+                lease_seconds: env.positive("OUTBOX_LEASE_SECONDS", 60)?,
                 worker_host: env.string("WORKER_HOST", "127.0.0.1"),
                 worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
             },
@@ -665,6 +676,38 @@ impl Config {
                     .map_err(|_| invalid("MAX_BODY_BYTES", "", "a positive integer"))?,
             },
         };
+        if let Err(keel_http::client_addr::InvalidProxy(entry)) =
+            keel_http::client_addr::ProxyTrust::new(true, &config.http.trusted_proxies)
+        {
+            return Err(invalid(
+                "TRUSTED_PROXIES",
+                &entry,
+                "a comma list of CIDRs or addresses (10.0.0.0/8, 192.0.2.1, fd00::/8)",
+            ));
+        }
+        if let Err(keel_http::cors::InvalidOrigin(entry)) =
+            keel_http::cors::CorsSettings::new(&config.http.cors_origins)
+        {
+            return Err(invalid(
+                "CORS_ORIGINS",
+                &entry,
+                "a comma list of origins (http://localhost:3000, https://app.example.com) or *",
+            ));
+        }
+        if let Some(url) = &config.redis_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://")
+                || url.starts_with("rediss://")
+                || url.starts_with("unix://")
+                || url.starts_with("redis+unix://"))
+            {
+                return Err(invalid(
+                    "REDIS_URL",
+                    "<redacted>",
+                    "a redis://, rediss:// or unix:// URL",
+                ));
+            }
+        }
         if production {
             config.refuse_weak_production_settings(env)?;
         }

@@ -184,3 +184,106 @@ fn the_shipped_env_example_is_valid_and_states_the_defaults() {
     let defaults = config(&[]).expect("valid");
     assert_eq!(format!("{from_example:?}"), format!("{defaults:?}"));
 }
+
+#[test]
+fn edge_and_rate_limit_settings_are_validated_at_start() {
+    let c = config(&[]).expect("defaults");
+    assert_eq!(c.http.trusted_proxies, vec!["127.0.0.1/32", "::1/128"]);
+    assert!(!c.http.trust_proxy_headers);
+    assert_eq!(c.http.cors_origins.len(), 4);
+    assert!(c.http.security_headers_enabled && c.http.csp_enabled);
+    assert!(!c.http.hsts_enabled && !c.http.https_redirect);
+    assert_eq!(c.http.hsts_max_age_seconds, 31_536_000);
+    assert!(c.rate_limit.enabled);
+    assert_eq!(c.rate_limit.key_prefix, "");
+    assert!(!c.redis_health_required);
+    for (variable, value, expected) in [
+        ("TRUSTED_PROXIES", "10.0.0.0/8,10.0.0.0/33", "CIDR"),
+        ("TRUSTED_PROXIES", "proxy.internal", "CIDR"),
+        ("CORS_ORIGINS", "localhost:3000", "origins"),
+        ("CORS_ORIGINS", "https://app.example.com/path", "origins"),
+        ("REDIS_URL", "http://127.0.0.1:6379", "redis://"),
+        ("REDIS_HEALTH_REQUIRED", "sometimes", "true or false"),
+        ("RATE_LIMIT_ENABLED", "maybe", "true or false"),
+        ("RATE_LIMIT_FAIL_OPEN", "2", "true or false"),
+        ("RATE_LIMIT_LOGIN_LIMIT", "0", "positive"),
+        ("RATE_LIMIT_WRITE_WINDOW_SECONDS", "0", "positive"),
+        ("SECURITY_HSTS_MAX_AGE_SECONDS", "-1", "positive"),
+        ("TRUST_PROXY_HEADERS", "perhaps", "true or false"),
+    ] {
+        let err = config(&[(variable, value)]).expect_err(variable);
+        assert_eq!(err.variable, variable, "{value}");
+        assert!(
+            err.expected.contains(expected),
+            "{variable}: {}",
+            err.expected
+        );
+    }
+    let err = config(&[("REDIS_URL", "http://user:hunter2@redis")]).expect_err("scheme");
+    assert!(
+        !err.to_string().contains("hunter2"),
+        "URLs may hold passwords"
+    );
+    let c = config(&[
+        ("TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7, fd00::/8"),
+        ("CORS_ORIGINS", r#"["https://app.example.com", "*"]"#),
+        ("REDIS_URL", "redis://127.0.0.1:6379/2"),
+        ("RATE_LIMIT_KEY_PREFIX", "staging:"),
+    ])
+    .expect("valid");
+    assert_eq!(c.http.trusted_proxies.len(), 3);
+    assert_eq!(c.rate_limit.key_prefix, "staging:");
+}
+
+#[test]
+fn production_refusals_name_the_variable_and_the_way_out() {
+    let strong = "k".repeat(40);
+    for (pairs, variable, hint) in [
+        (
+            vec![
+                ("SECRET_KEY", "changeme"),
+                ("TRUSTED_HOSTS", "api.example.com"),
+            ],
+            "SECRET_KEY",
+            "32 characters",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", DEV_SECRET_KEY),
+                ("TRUSTED_HOSTS", "api.example.com"),
+            ],
+            "SECRET_KEY",
+            "known default",
+        ),
+        (
+            vec![
+                ("SECRET_KEY", strong.as_str()),
+                ("TRUSTED_HOSTS", "api.example.com,*"),
+            ],
+            "TRUSTED_HOSTS",
+            "explicit host names",
+        ),
+        (
+            // No TRUSTED_HOSTS in production: the default has no `*`, so it starts.
+            vec![
+                ("SECRET_KEY", strong.as_str()),
+                ("RATE_LIMIT_FAIL_OPEN", "yes"),
+            ],
+            "RATE_LIMIT_FAIL_OPEN",
+            "RATE_LIMIT_FAIL_OPEN_FORCE",
+        ),
+    ] {
+        let mut all = vec![("ENVIRONMENT", "production")];
+        all.extend(pairs);
+        let err = config(&all).expect_err(variable);
+        assert_eq!(err.variable, variable);
+        assert!(err.to_string().contains(hint), "{err}");
+    }
+    let c = config(&[
+        ("ENVIRONMENT", "production"),
+        ("SECRET_KEY", strong.as_str()),
+    ])
+    .expect("the production defaults are strong");
+    assert_eq!(c.http.trusted_hosts, vec!["localhost", "127.0.0.1"]);
+    assert!(!c.rate_limit.fail_open);
+}

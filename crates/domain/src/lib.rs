@@ -10,6 +10,9 @@
 //! - the refresh-session state machine: rotation, reuse detection, grace window, revocation
 //!   ([`session`]);
 //! - the events each change emits, with their topics and payloads ([`event`]);
+//! - rate-limit windows, counter keys and verdicts ([`rate_limit`]);
+//! - the outbox delivery rules: retry schedule with jitter, dead letter, lease expiry
+//!   ([`outbox`]);
 //! - the timestamp precision every stored instant has ([`Timestamp`]).
 //!
 //! With the `serde` feature the value types and event payloads implement `Serialize`.
@@ -17,8 +20,10 @@
 #![warn(missing_docs)]
 
 pub mod event;
+pub mod outbox;
 pub mod paging;
 pub mod post;
+pub mod rate_limit;
 pub mod session;
 mod timestamp;
 pub mod user;

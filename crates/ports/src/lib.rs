@@ -1,8 +1,10 @@
 //! # keel-ports
 //!
 //! The traits keel's use cases need from the world, one per need: storage of users, posts,
-//! votes and sessions, password hashing, token encoding and the clock. Each trait's doc
-//! comment is its contract; adapters keep it and tests hold them to it.
+//! votes and sessions, password hashing, token encoding and the clock, and — for the outbox
+//! relay — the delivery side of the outbox ([`Outbox`]) and the places events go ([`EventSink`]),
+//! and the rate limiter's counters ([`RateLimiter`]). Each trait's doc comment is its
+//! contract; adapters keep it and tests hold them to it.
 //!
 //! Ports are object-safe `Send + Sync` traits, held as `Arc<dyn Port>` by the use cases. No
 //! transaction crosses a port: every method that changes state commits that change *and its
@@ -15,8 +17,11 @@
 mod clock;
 mod error;
 mod hasher;
+mod outbox;
 mod posts;
+mod rate_limit;
 mod sessions;
+mod sink;
 mod tokens;
 mod users;
 mod votes;
@@ -24,8 +29,11 @@ mod votes;
 pub use clock::Clock;
 pub use error::{BoxError, StoreError};
 pub use hasher::{HashError, PasswordHasher};
+pub use outbox::{Outbox, OutboxStats};
 pub use posts::{Author, PostQuery, PostView, Posts};
+pub use rate_limit::{RateLimiter, RateLimiterError};
 pub use sessions::Sessions;
+pub use sink::{DeliveryError, EventSink};
 pub use tokens::{AccessClaims, RefreshClaims, TokenCodec, TokenError};
 pub use users::Users;
 pub use votes::Votes;
@@ -35,9 +43,15 @@ pub use clock::MockClock;
 #[cfg(feature = "mocks")]
 pub use hasher::MockPasswordHasher;
 #[cfg(feature = "mocks")]
+pub use outbox::MockOutbox;
+#[cfg(feature = "mocks")]
 pub use posts::MockPosts;
 #[cfg(feature = "mocks")]
+pub use rate_limit::MockRateLimiter;
+#[cfg(feature = "mocks")]
 pub use sessions::MockSessions;
+#[cfg(feature = "mocks")]
+pub use sink::MockEventSink;
 #[cfg(feature = "mocks")]
 pub use tokens::MockTokenCodec;
 #[cfg(feature = "mocks")]

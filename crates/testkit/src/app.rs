@@ -12,6 +12,15 @@ use serde_json::Value;
 /// The signing key tests run with.
 pub const TEST_SECRET_KEY: &str = "keel-test-secret-key-0123456789abcdef";
 
+/// The default rate limits of SPEC §1, which [`TestApp`] raises: pass these to
+/// [`TestApp::spawn_with`] to test with the real ones.
+pub const REAL_RATE_LIMITS: [(&str, &str); 4] = [
+    ("RATE_LIMIT_LOGIN_LIMIT", "10"),
+    ("RATE_LIMIT_REGISTER_LIMIT", "5"),
+    ("RATE_LIMIT_READ_LIMIT", "120"),
+    ("RATE_LIMIT_WRITE_LIMIT", "60"),
+];
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct TestResponse {
@@ -89,6 +98,11 @@ impl TestApp {
             ("LOG_FORMAT".to_owned(), "json".to_owned()),
             ("RUST_LOG".to_owned(), "warn".to_owned()),
         ];
+        // Tests send many requests from one address: budgets far above any test's traffic,
+        // except where a test sets its own (see `REAL_RATE_LIMITS`).
+        for policy in ["LOGIN", "REGISTER", "READ", "WRITE"] {
+            pairs.push((format!("RATE_LIMIT_{policy}_LIMIT"), "1000000".to_owned()));
+        }
         for (key, value) in overrides {
             pairs.retain(|(k, _)| k != key);
             pairs.push(((*key).to_owned(), (*value).to_owned()));
@@ -96,6 +110,8 @@ impl TestApp {
         let config = Config::from_env(&Env::from_pairs(pairs))
             .unwrap_or_else(|e| panic!("test configuration: {e}"));
         keel_bootstrap::logging::init(&config.observability);
+        // reqwest is built with rustls but no provider of its own (see BUILD-NOTES).
+        keel_bootstrap::install_crypto_provider();
         let running = keel_bootstrap::api::start(&config)
             .await
             .unwrap_or_else(|e| panic!("starting the app: {e:#}"));

@@ -18,7 +18,7 @@ use std::pin::Pin;
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub Principal);
 
-fn bearer_token(req: &HttpRequest) -> Option<String> {
+pub(crate) fn bearer_token(req: &HttpRequest) -> Option<String> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

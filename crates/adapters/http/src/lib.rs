@@ -1,18 +1,26 @@
 //! # keel-http
 //!
 //! keel's HTTP adapter (actix-web): routes and DTOs of the contract, bearer authentication,
-//! RFC 9457 problem responses for every error, API version routing, `/health`, `/ready`, and
-//! the OpenAPI document with its embedded viewers.
+//! RFC 9457 problem responses for every error, API version routing, `/health`, `/ready`, the
+//! OpenAPI document with its embedded viewers, and the embedded browser GUI (`frontend`).
+//! At the edge: the client address behind trusted proxies ([`client_addr`]), the host check,
+//! HTTPS redirect and security headers ([`hardening`]), CORS ([`cors`]) and rate limiting
+//! ([`rate_limit`]).
 //!
 //! [`build_app`] assembles the application from the use cases ([`UseCases`]) and
 //! [`HttpSettings`]; `keel-bootstrap` decides what goes in.
 #![forbid(unsafe_code)]
 
+pub mod client_addr;
+pub mod cors;
 pub mod dto;
 mod extract;
+mod frontend;
+pub mod hardening;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 mod routes;
 
 use actix_web::body::MessageBody;
@@ -21,6 +29,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, Error, web};
 use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
+use keel_application::rate_limit::CheckRateLimit;
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_application::votes::CastVote;
@@ -51,6 +60,8 @@ pub struct UseCases {
     pub update_post: UpdatePost,
     pub delete_post: DeletePost,
     pub cast_vote: CastVote,
+    /// `None` when rate limiting is off.
+    pub rate_limit: Option<CheckRateLimit>,
 }
 
 /// HTTP-level settings.
@@ -62,6 +73,19 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Whether the browser GUI pack is enabled.
     pub frontend_enabled: bool,
+    /// Client address, host check, security headers, CORS.
+    pub edge: EdgeSettings,
+}
+
+/// What the edge middleware trusts and sends.
+#[derive(Debug, Clone, Default)]
+pub struct EdgeSettings {
+    /// Whose forwarding headers count.
+    pub proxies: client_addr::ProxyTrust,
+    /// Host check, HTTPS redirect, security headers.
+    pub hardening: hardening::HardeningSettings,
+    /// Allowed CORS origins.
+    pub cors: cors::CorsSettings,
 }
 
 /// What `/ready` reports.
@@ -118,6 +142,9 @@ pub fn build_app(
     App::new()
         .app_data(web::PayloadConfig::new(settings.max_body_bytes))
         .app_data(web::Data::new(settings.versions.clone()))
+        .app_data(web::Data::new(settings.edge.proxies.clone()))
+        .app_data(web::Data::new(settings.edge.hardening.clone()))
+        .app_data(web::Data::new(settings.edge.cors.clone()))
         .app_data(web::Data::new(settings))
         .app_data(web::Data::from(readiness))
         .app_data(web::Data::new(shutdown))
@@ -137,8 +164,15 @@ pub fn build_app(
         .app_data(web::Data::new(u.update_post))
         .app_data(web::Data::new(u.delete_post))
         .app_data(web::Data::new(u.cast_vote))
+        .app_data(web::Data::new(u.rate_limit))
+        // Outermost last: request_id → client_info → harden → cors → versioning →
+        // render_problems → rate_limit → routes (see `middleware`).
+        .wrap(from_fn(rate_limit::rate_limit))
         .wrap(from_fn(middleware::render_problems))
         .wrap(from_fn(middleware::versioning))
+        .wrap(from_fn(cors::cors))
+        .wrap(from_fn(hardening::harden))
+        .wrap(from_fn(client_addr::client_info))
         .wrap(from_fn(middleware::request_id))
         .service(web::scope(&api_scope).configure(routes::configure_v1))
         .service(routes::resource("/health").route(web::get().to(routes::system::health)))
@@ -151,6 +185,7 @@ pub fn build_app(
         )
         .service(routes::resource("/redoc").route(web::get().to(routes::system::redoc)))
         .service(routes::resource("/").route(web::get().to(routes::system::root)))
+        .service(routes::resource("/static/{file}").route(web::get().to(frontend::asset)))
         .default_service(web::to(not_found))
 }
 

@@ -1,6 +1,8 @@
 //! Cross-cutting request handling: request ids, API version routing, and problem rendering.
 //!
-//! Order (outermost first): [`request_id`] → [`versioning`] → [`render_problems`] → routes.
+//! Order (outermost first): [`request_id`] → [`crate::client_addr::client_info`] →
+//! [`crate::hardening::harden`] → [`crate::cors::cors`] → [`versioning`] → [`render_problems`]
+//! → [`crate::rate_limit::rate_limit`] → routes.
 //! - `request_id` honours a valid `X-Request-Id` or makes one, and echoes it back.
 //! - `versioning` resolves which API version a request targets, rewrites alias paths
 //!   (`/api/posts` → `/api/v1/posts`) and trailing slashes before routing, remembers the path
@@ -212,7 +214,7 @@ pub async fn versioning(
 }
 
 /// Builds the problem+json response for `problem`, keeping `original`'s extra headers.
-fn problem_response(
+pub(crate) fn problem_response(
     req: &ServiceRequest,
     problem: &Problem,
     original: HttpResponse,

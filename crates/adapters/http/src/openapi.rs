@@ -259,6 +259,21 @@ fn problem_response(status: u16, codes: &[&str]) -> Value {
     })
 }
 
+/// The headers of a limited route's responses, as documented on its 429.
+fn rate_limit_headers() -> Value {
+    let integer = |description: &str| json!({ "description": description, "schema": { "type": "integer", "minimum": 0 } });
+    let text =
+        |description: &str| json!({ "description": description, "schema": { "type": "string" } });
+    json!({
+        "Retry-After": integer("Seconds to wait (at least 1)"),
+        "X-RateLimit-Limit": integer("Requests allowed per window"),
+        "X-RateLimit-Remaining": integer("Requests left in this window (0 on a 429)"),
+        "X-RateLimit-Reset": integer("Seconds until the window resets"),
+        "RateLimit-Policy": text("IETF draft: `{policy};q={limit};w={window seconds}`"),
+        "RateLimit": text("IETF draft: `{policy};r={remaining};t={seconds to reset}`"),
+    })
+}
+
 fn param(name: &str, location: &str, kind: &str, required: bool) -> Value {
     let schema = match kind {
         "integer" => json!({ "type": "integer", "format": "int64" }),
@@ -285,10 +300,28 @@ fn operation(op: &Op) -> Value {
         responses.insert("413".into(), problem_response(413, &["payload_too_large"]));
     }
     responses.insert("500".into(), problem_response(500, &["internal_error"]));
-    responses.insert(
-        "503".into(),
-        problem_response(503, &["service_unavailable"]),
-    );
+    let method = actix_web::http::Method::from_bytes(op.method.to_uppercase().as_bytes());
+    let limited = method
+        .ok()
+        .and_then(|m| crate::rate_limit::policy_for(&m, &format!("/api/v1{}", op.path)))
+        .is_some();
+    if limited {
+        let mut too_many = problem_response(429, &["rate_limit_exceeded"]);
+        too_many["headers"] = rate_limit_headers();
+        responses.insert("429".into(), too_many);
+        responses.insert(
+            "503".into(),
+            problem_response(
+                503,
+                &["service_unavailable", "rate_limit_backend_unavailable"],
+            ),
+        );
+    } else {
+        responses.insert(
+            "503".into(),
+            problem_response(503, &["service_unavailable"]),
+        );
+    }
     let mut value = json!({
         "summary": op.summary,
         "operationId": format!("{}_{}", op.method, op.path.trim_start_matches('/').replace(['/', '-'], "_").replace(['{', '}'], "")),

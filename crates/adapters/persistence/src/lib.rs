@@ -2,7 +2,8 @@
 //!
 //! keel's storage adapter: SeaORM repositories implementing the storage ports of
 //! [`keel_ports`] — [`SeaUsers`], [`SeaPosts`], [`SeaVotes`], [`SeaSessions`] — on PostgreSQL
-//! and SQLite with the same code, plus opening the pool ([`connect`], [`ping`]) and running
+//! and SQLite with the same code, the outbox's delivery side ([`SeaOutbox`], woken by
+//! [`OutboxListener`] on PostgreSQL), plus opening the pool ([`connect`], [`ping`]) and running
 //! the migrations of `keel-migrations` ([`migrate_up`] and friends).
 //!
 //! Guarantees every repository keeps:
@@ -22,6 +23,7 @@ mod error;
 mod instant;
 mod migrate;
 mod outbox;
+mod outbox_store;
 mod posts;
 mod sessions;
 mod transaction;
@@ -30,6 +32,7 @@ mod votes;
 
 pub use connection::{connect, ping};
 pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
+pub use outbox_store::{ListenError, OutboxListener, SeaOutbox, Wake};
 pub use posts::SeaPosts;
 pub use sessions::SeaSessions;
 pub use users::SeaUsers;

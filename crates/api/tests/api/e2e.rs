@@ -26,6 +26,8 @@ fn free_port() -> u16 {
 }
 
 async fn start(database_url: &str, dir: &std::path::Path) -> Server {
+    // reqwest is built with rustls but no provider of its own (see BUILD-NOTES).
+    keel_bootstrap::install_crypto_provider();
     let port = free_port();
     let child = Command::new(BIN)
         .current_dir(dir)

@@ -1,12 +1,12 @@
 //! Operational routes outside the version prefix: liveness, readiness, the OpenAPI document and
-//! its viewers, and the root.
+//! its viewers, and the root (the GUI, or a message when the frontend pack is disabled).
 
 use crate::dto::Message;
 use crate::problem::Problem;
 use crate::{HttpSettings, Readiness, ShutdownFlag};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 /// `GET /health`: the process is alive (no I/O).
 pub(crate) async fn health() -> HttpResponse {
@@ -38,14 +38,14 @@ pub(crate) async fn openapi(document: web::Data<crate::openapi::Document>) -> Ht
         .body(document.json.clone())
 }
 
-/// `GET /`: the GUI once it is embedded; a message otherwise.
-pub(crate) async fn root(settings: web::Data<HttpSettings>) -> HttpResponse {
-    let message = if settings.frontend_enabled {
-        "keel API: see /docs for the interactive documentation"
-    } else {
-        "keel API"
-    };
-    HttpResponse::Ok().json(Message::new(message))
+/// `GET /`: the browser GUI when the frontend pack is enabled; a message otherwise.
+pub(crate) async fn root(req: HttpRequest, settings: web::Data<HttpSettings>) -> HttpResponse {
+    if settings.frontend_enabled {
+        return crate::frontend::index(&req);
+    }
+    HttpResponse::Ok().json(Message::new(
+        "keel API: see /docs for the interactive documentation",
+    ))
 }
 
 const SWAGGER_PAGE: &str = include_str!("../../assets/docs.html");

@@ -1,0 +1,275 @@
+//! Request hardening (SPEC §9): the `Host` check against `TRUSTED_HOSTS`, the optional HTTPS
+//! redirect, the security headers on every response, and `Cache-Control: no-store` on every
+//! API response.
+//!
+//! - A `Host` outside `TRUSTED_HOSTS` is a 400 problem `invalid_host`. Entries are host names
+//!   (compared without the port, case-insensitively), `*.example.com` for any subdomain, or
+//!   `*` for any host. The operational routes (`/health`, `/ready`, `/metrics`) are exempt:
+//!   probes and scrapers address pods by IP.
+//! - With `SECURITY_HTTPS_REDIRECT`, a request that did not arrive over HTTPS (here or, per
+//!   [`crate::client_addr`], at a trusted proxy) is redirected with 308 to the same URL on
+//!   `https://` — operational routes again exempt.
+//! - Every response carries `X-Content-Type-Options`, `X-Frame-Options`, `Referrer-Policy`,
+//!   `Cross-Origin-Opener-Policy`, `Cross-Origin-Resource-Policy` and the CSP (unless
+//!   disabled), and `Strict-Transport-Security` when enabled and the request was HTTPS (RFC
+//!   6797 forbids it over plain HTTP). A handler that sets one of these itself keeps its value.
+//! - Every response under `/api` is `Cache-Control: no-store` + `Pragma: no-cache`: those
+//!   responses carry tokens (login, refresh, OAuth callbacks) or one user's data, and no cache
+//!   between client and server may keep them. This is a rule of the path, so a new route that
+//!   returns tokens cannot forget it.
+
+use crate::client_addr;
+use crate::middleware::problem_response;
+use crate::problem::Problem;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, web};
+
+/// The Content-Security-Policy: same-origin everything; inline styles (Swagger UI and ReDoc
+/// set style attributes), `data:` images and fonts (icons embedded in their CSS) and `blob:`
+/// workers (ReDoc's search) — no inline or remote script, no framing.
+pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
+frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// Routes exempt from the host check and the HTTPS redirect.
+pub const OPERATIONAL_PATHS: &[&str] = &["/health", "/ready", "/metrics"];
+
+/// Allowed `Host` values.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TrustedHosts {
+    any: bool,
+    exact: Vec<String>,
+    /// `.example.com` for `*.example.com`.
+    suffixes: Vec<String>,
+}
+
+fn normalise_host(host: &str) -> String {
+    host.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The host name of a `Host` value, without port or IPv6 brackets.
+fn host_name(value: &str) -> String {
+    let value = value.trim();
+    let name = if let Some(rest) = value.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        value.split(':').next().unwrap_or("")
+    };
+    normalise_host(name)
+}
+
+impl TrustedHosts {
+    /// Allows `patterns` (see the module docs).
+    #[must_use]
+    pub fn new(patterns: &[String]) -> Self {
+        let mut hosts = Self::default();
+        for pattern in patterns {
+            let pattern = pattern.trim();
+            if pattern == "*" {
+                hosts.any = true;
+            } else if let Some(domain) = pattern.strip_prefix("*.") {
+                hosts.suffixes.push(format!(".{}", normalise_host(domain)));
+            } else {
+                hosts.exact.push(host_name(pattern));
+            }
+        }
+        hosts
+    }
+
+    /// Whether a request with this `Host` value is served.
+    #[must_use]
+    pub fn allows(&self, host: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let name = host_name(host);
+        !name.is_empty()
+            && (self.exact.contains(&name)
+                || self.suffixes.iter().any(|s| name.ends_with(s.as_str())))
+    }
+}
+
+/// What [`harden`] does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HardeningSettings {
+    /// Allowed `Host` values.
+    pub trusted_hosts: TrustedHosts,
+    /// Send the security headers.
+    pub headers: bool,
+    /// The Content-Security-Policy, if any.
+    pub csp: Option<String>,
+    /// HSTS `max-age`, when HSTS is on.
+    pub hsts_max_age: Option<u64>,
+    /// Redirect plain HTTP to HTTPS.
+    pub https_redirect: bool,
+}
+
+impl Default for HardeningSettings {
+    fn default() -> Self {
+        Self {
+            trusted_hosts: TrustedHosts::new(&["*".to_owned()]),
+            headers: true,
+            csp: Some(DEFAULT_CSP.to_owned()),
+            hsts_max_age: None,
+            https_redirect: false,
+        }
+    }
+}
+
+fn request_host(req: &ServiceRequest) -> Option<String> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+}
+
+const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
+const CORP: HeaderName = HeaderName::from_static("cross-origin-resource-policy");
+
+fn insert_absent(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    if !headers.contains_key(&name) {
+        headers.insert(name, value);
+    }
+}
+
+fn security_headers(headers: &mut HeaderMap, settings: &HardeningSettings, secure: bool) {
+    if settings.headers {
+        let fixed = [
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (COOP, "same-origin"),
+            (CORP, "same-origin"),
+        ];
+        for (name, value) in fixed {
+            insert_absent(headers, name, HeaderValue::from_static(value));
+        }
+        if let Some(csp) = settings
+            .csp
+            .as_deref()
+            .and_then(|c| HeaderValue::from_str(c).ok())
+        {
+            insert_absent(headers, header::CONTENT_SECURITY_POLICY, csp);
+        }
+    }
+    if let (Some(max_age), true) = (settings.hsts_max_age, secure)
+        && let Ok(value) = HeaderValue::from_str(&format!("max-age={max_age}; includeSubDomains"))
+    {
+        insert_absent(headers, header::STRICT_TRANSPORT_SECURITY, value);
+    }
+}
+
+fn is_api_path(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// Applies the host check, the HTTPS redirect and the response headers (see the module docs).
+pub async fn harden(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let settings = req
+        .app_data::<web::Data<HardeningSettings>>()
+        .map(|s| s.get_ref().clone())
+        .unwrap_or_default();
+    let secure = client_addr::of(req.request()).secure;
+    let operational = OPERATIONAL_PATHS.contains(&req.path().trim_end_matches('/'));
+    let host = request_host(&req);
+    if !operational
+        && !host
+            .as_deref()
+            .is_some_and(|h| settings.trusted_hosts.allows(h))
+    {
+        let problem = Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_host",
+            "Invalid host header",
+        );
+        let mut res = problem_response(&req, &problem, HttpResponse::BadRequest().finish());
+        security_headers(res.headers_mut(), &settings, secure);
+        return Ok(req.into_response(res));
+    }
+    if settings.https_redirect && !secure && !operational {
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned();
+        let location = format!(
+            "https://{}{path_and_query}",
+            host.as_deref().map(host_name).unwrap_or_default()
+        );
+        let mut res = HttpResponse::PermanentRedirect();
+        if let Ok(location) = HeaderValue::from_str(&location) {
+            res.insert_header((header::LOCATION, location));
+        }
+        let mut res = res.finish();
+        security_headers(res.headers_mut(), &settings, secure);
+        return Ok(req.into_response(res));
+    }
+    let api = is_api_path(req.path());
+    let mut res = next.call(req).await?.map_into_boxed_body();
+    let headers = res.headers_mut();
+    security_headers(headers, &settings, secure);
+    if api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hosts(patterns: &[&str]) -> TrustedHosts {
+        let patterns: Vec<String> = patterns.iter().map(|s| (*s).to_owned()).collect();
+        TrustedHosts::new(&patterns)
+    }
+
+    #[test]
+    fn hosts_match_by_name_without_port() {
+        let h = hosts(&[
+            "localhost",
+            "127.0.0.1",
+            "API.example.com",
+            "*.apps.test",
+            "[::1]",
+        ]);
+        for ok in [
+            "localhost",
+            "localhost:8000",
+            "127.0.0.1:1",
+            "api.example.com",
+            "Api.Example.Com.",
+            "x.apps.test",
+            "a.b.apps.test:443",
+            "[::1]:8000",
+        ] {
+            assert!(h.allows(ok), "{ok}");
+        }
+        for refused in [
+            "evil.test",
+            "apps.test",
+            "example.com",
+            "",
+            "localhost.evil.test",
+        ] {
+            assert!(!h.allows(refused), "{refused}");
+        }
+        assert!(hosts(&["*"]).allows("anything"));
+    }
+
+    #[test]
+    fn the_csp_is_the_agreed_one() {
+        assert!(DEFAULT_CSP.contains("script-src 'self';"));
+        assert!(DEFAULT_CSP.ends_with("object-src 'none'"));
+        assert!(!DEFAULT_CSP.contains("unsafe-eval"));
+        assert!(!DEFAULT_CSP.contains("  "));
+    }
+}
