@@ -18,9 +18,48 @@ test-all *args:
 browser-tests *args:
     scripts/browser-tests {{args}}
 
-# Only the domain's property tests.
-test-properties:
-    cargo nextest run -p keel-domain --test properties
+# One suite of the test taxonomy (.config/nextest.toml, docs/testing.md); extra arguments go
+# to nextest, e.g. `just test-security refresh`.
+test-unit *args:
+    cargo nextest run --workspace -P unit {{args}}
+
+test-property *args:
+    cargo nextest run --workspace -P property {{args}}
+
+# Alias kept for muscle memory.
+test-properties *args:
+    cargo nextest run --workspace -P property {{args}}
+
+test-application *args:
+    cargo nextest run --workspace -P application {{args}}
+
+test-integration *args:
+    cargo nextest run --workspace -P integration {{args}}
+
+test-e2e *args:
+    cargo nextest run --workspace -P e2e {{args}}
+
+test-security *args:
+    cargo nextest run --workspace -P security {{args}}
+
+# The OpenAPI contract: documented routes and problems, served == docs/openapi.json, and no
+# unacknowledged breaking change against the previous commit.
+test-contract *args:
+    cargo nextest run --workspace -P contract {{args}}
+    scripts/openapi-breaking
+
+# The whole suite instrumented: per-crate line coverage and its gates (scripts/coverage).
+coverage *args:
+    scripts/test --coverage {{args}}
+
+# Mutation testing of keel-domain (about two hours on two cores; docs/testing.md records the
+# last result). `just mutants -f crates/domain/src/vote.rs` tests one file.
+mutants *args:
+    scripts/mutants {{args}}
+
+# schemathesis against the running api and its own /openapi.json (SQLite, authenticated).
+api-fuzz *args:
+    scripts/api-fuzz {{args}}
 
 # Formatting and lints, as CI runs them.
 lint:

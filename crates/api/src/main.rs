@@ -22,8 +22,15 @@ async fn main() -> ExitCode {
         .as_slice()
     {
         [] | ["serve"] => {
-            logging::init(&config.observability);
-            api::serve(&config).await
+            match logging::init_process(&config, logging::API_SERVICE) {
+                Ok(telemetry) => {
+                    let served = api::serve(&config).await;
+                    // Flush batched spans and error reports (blocking) once the server stopped.
+                    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+                    served
+                }
+                Err(error) => Err(error),
+            }
         }
         ["migrate", action] => {
             logging::init(&config.observability);

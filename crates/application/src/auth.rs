@@ -86,6 +86,7 @@ impl Authenticate {
     /// # Errors
     /// [`AuthenticateError::InvalidToken`] when the token fails verification or names a user
     /// that no longer exists.
+    #[tracing::instrument(name = "use_case.authenticate", skip_all)]
     pub async fn execute(&self, access_token: &str) -> Result<Principal, AuthenticateError> {
         let claims = self
             .tokens
@@ -159,6 +160,7 @@ impl Login {
     ///
     /// # Errors
     /// [`LoginError::InvalidCredentials`] for any credential problem.
+    #[tracing::instrument(name = "use_case.login", skip_all)]
     pub async fn execute(
         &self,
         email: &str,
@@ -261,6 +263,7 @@ impl RefreshSession {
     ///
     /// # Errors
     /// As [`Self::execute`].
+    #[tracing::instrument(name = "use_case.refresh_session", skip_all)]
     pub async fn execute_with_outcome(
         &self,
         refresh_token: &str,
@@ -407,6 +410,7 @@ impl Logout {
     ///
     /// # Errors
     /// [`LogoutError::InvalidRefreshToken`] when the token does not verify.
+    #[tracing::instrument(name = "use_case.logout", skip_all)]
     pub async fn execute(&self, refresh_token: &str) -> Result<(), LogoutError> {
         let now = self.clock.now();
         let claims = self
@@ -441,6 +445,7 @@ impl LogoutAll {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
+    #[tracing::instrument(name = "use_case.logout_all", skip_all)]
     pub async fn execute(&self, user: UserId) -> Result<u64, StoreError> {
         let revoked = self
             .sessions

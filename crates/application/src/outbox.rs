@@ -193,6 +193,11 @@ impl RelayOutbox {
     }
 
     /// Hands `event` to every sink in turn; the first refusal ends the attempt.
+    #[tracing::instrument(
+        name = "use_case.deliver_outbox_event",
+        skip_all,
+        fields(event_id = event.id.get(), topic = %event.topic)
+    )]
     async fn deliver(&self, event: &OutboxEvent) -> Result<(), (&'static str, DeliveryError)> {
         for sink in &self.sinks {
             sink.deliver(event)
@@ -291,6 +296,7 @@ impl RequeueFailed {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
+    #[tracing::instrument(name = "use_case.requeue_failed", skip_all)]
     pub async fn execute(&self, topic: Option<String>) -> Result<u64, StoreError> {
         self.outbox.requeue_failed(topic, self.clock.now()).await
     }
@@ -313,6 +319,7 @@ impl PurgeCompleted {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
+    #[tracing::instrument(name = "use_case.purge_completed", skip_all)]
     pub async fn execute(&self, older_than: Duration) -> Result<u64, StoreError> {
         let cutoff: Timestamp = self.clock.now().plus(-older_than);
         self.outbox.purge_completed(cutoff).await

@@ -51,6 +51,7 @@ impl ListPosts {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
+    #[tracing::instrument(name = "use_case.list_posts", skip_all)]
     pub async fn execute(
         &self,
         viewer: UserId,
@@ -83,6 +84,7 @@ impl GetPost {
     ///
     /// # Errors
     /// [`PostError::NotFound`] when it does not exist or is someone else's draft.
+    #[tracing::instrument(name = "use_case.get_post", skip_all)]
     pub async fn execute(&self, viewer: UserId, id: PostId) -> Result<PostView, PostError> {
         self.posts
             .view(id)
@@ -109,6 +111,7 @@ impl CreatePost {
     ///
     /// # Errors
     /// [`PostError::Store`] when the store fails.
+    #[tracing::instrument(name = "use_case.create_post", skip_all)]
     pub async fn execute(&self, author: &User, draft: PostDraft) -> Result<PostView, PostError> {
         let new = NewPost {
             owner_id: author.id,
@@ -147,6 +150,7 @@ impl UpdatePost {
     /// # Errors
     /// [`PostError::NotFound`] when it does not exist or is someone else's draft (also when it
     /// is deleted concurrently); [`PostError::NotOwner`] when someone else owns it.
+    #[tracing::instrument(name = "use_case.update_post", skip_all)]
     pub async fn execute(
         &self,
         editor: &User,
@@ -191,6 +195,7 @@ impl DeletePost {
     /// # Errors
     /// [`PostError::NotFound`] when it does not exist or is someone else's draft;
     /// [`PostError::NotOwner`] when someone else owns it.
+    #[tracing::instrument(name = "use_case.delete_post", skip_all)]
     pub async fn execute(&self, user: UserId, id: PostId) -> Result<(), PostError> {
         let post = self
             .posts

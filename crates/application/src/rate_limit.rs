@@ -109,6 +109,7 @@ impl CheckRateLimit {
     /// # Errors
     /// [`RateLimitError::BackendUnavailable`] when the backend is down and the limiter fails
     /// closed.
+    #[tracing::instrument(name = "use_case.check_rate_limit", skip_all)]
     pub async fn execute(
         &self,
         policy: Policy,

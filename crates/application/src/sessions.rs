@@ -39,6 +39,7 @@ impl ListSessions {
     ///
     /// # Errors
     /// [`StoreError`] when the store fails.
+    #[tracing::instrument(name = "use_case.list_sessions", skip_all)]
     pub async fn execute(&self, caller: &Principal) -> Result<Vec<SessionSummary>, StoreError> {
         let families = self
             .sessions
@@ -90,6 +91,7 @@ impl RevokeSession {
     /// # Errors
     /// [`RevokeSessionError::NotFound`] when it does not exist, is someone else's (no hint that
     /// it exists) or is no longer live.
+    #[tracing::instrument(name = "use_case.revoke_session", skip_all)]
     pub async fn execute(&self, user: UserId, id: FamilyId) -> Result<(), RevokeSessionError> {
         let now = self.clock.now();
         match self.sessions.find(id).await? {

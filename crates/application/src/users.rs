@@ -55,6 +55,7 @@ impl RegisterUser {
     /// # Errors
     /// [`RegisterError::EmailAlreadyRegistered`] when the address is taken, also when a
     /// concurrent registration wins the race.
+    #[tracing::instrument(name = "use_case.register_user", skip_all)]
     pub async fn execute(&self, email: Email, password: Password) -> Result<User, RegisterError> {
         // Checked first so a taken address costs no hashing; the unique index still decides races.
         if self.users.find_by_email(&email).await?.is_some() {
@@ -100,6 +101,7 @@ impl GetUser {
     ///
     /// # Errors
     /// [`GetUserError::NotFound`] when there is none.
+    #[tracing::instrument(name = "use_case.get_user", skip_all)]
     pub async fn execute(&self, id: UserId) -> Result<User, GetUserError> {
         self.users.find(id).await?.ok_or(GetUserError::NotFound(id))
     }

@@ -38,6 +38,7 @@ impl CastVote {
     /// # Errors
     /// [`VoteError::PostNotFound`] first, then the rule errors. Concurrent identical votes end
     /// as [`VoteRuleError::AlreadyVoted`] / [`VoteRuleError::VoteNotFound`], never a failure.
+    #[tracing::instrument(name = "use_case.cast_vote", skip_all)]
     pub async fn execute(&self, command: VoteCommand) -> Result<VoteChange, VoteError> {
         let visible = self
             .posts

@@ -290,6 +290,11 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     }
     let redis = connect_redis(config)?;
     let use_cases = use_cases(config, &db, redis.as_ref())?;
+    let observer = crate::telemetry::ApiObserver::new(
+        db.clone(),
+        config.features.observability && config.observability.metrics_enabled,
+    )
+    .context("registering metrics")?;
     let readiness: Arc<dyn Readiness> = Arc::new(DependencyReadiness {
         db,
         migrated,
@@ -301,6 +306,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
         max_body_bytes: config.http.max_body_bytes,
         frontend_enabled: config.features.frontend,
         edge: edge_settings(config)?,
+        observer: keel_http::observe::Observer(Arc::new(observer)),
     };
     let shutdown = ShutdownFlag::default();
     let app_shutdown = shutdown.clone();

@@ -1,7 +1,8 @@
 //! # keel-bootstrap
 //!
-//! The composition root shared by keel's binaries: typed configuration ([`config`]), logging
-//! set-up ([`logging`]), and the wiring of adapters into use cases and the HTTP server
+//! The composition root shared by keel's binaries: typed configuration ([`config`]), logs,
+//! traces and error reporting ([`logging`]), the HTTP adapter's metrics/tracing hooks
+//! ([`telemetry`]), and the wiring of adapters into use cases and the HTTP server
 //! ([`api`]), and of the outbox relay with its sinks ([`worker`]). It is the only crate that
 //! knows every adapter.
 #![forbid(unsafe_code)]
@@ -9,6 +10,7 @@
 pub mod api;
 pub mod config;
 pub mod logging;
+pub mod telemetry;
 pub mod worker;
 
 pub use config::{Config, ConfigError, Env};

@@ -168,7 +168,8 @@ pub fn sinks(config: &Config) -> anyhow::Result<Vec<Arc<dyn EventSink>>> {
                     secret.expose_secret().as_bytes(),
                     Duration::from_secs(outbox.webhook_timeout_seconds),
                 )
-                .context("invalid configuration: OUTBOX_WEBHOOK_URL / OUTBOX_WEBHOOK_SECRET")?;
+                .context("invalid configuration: OUTBOX_WEBHOOK_URL / OUTBOX_WEBHOOK_SECRET")?
+                .with_trace_headers(Arc::new(keel_telemetry::traces::outbound_headers));
                 sinks.push(Arc::new(sink));
             }
         }
@@ -201,6 +202,11 @@ pub struct RunningWorker {
 }
 
 impl RunningWorker {
+    /// Marks shutdown as begun (as SIGTERM does): `/ready` turns 503 at once.
+    pub fn begin_shutdown(&self) {
+        self.stop.request();
+    }
+
     /// Stops the worker: `/ready` turns 503, the relay finishes or releases its batch (within
     /// the grace period), and the listener closes.
     pub async fn stop(self) {
@@ -235,7 +241,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningWorker> {
     let outbox: Arc<dyn Outbox> = Arc::new(SeaOutbox::new(db.clone()));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let worker = worker_id()?;
-    let metrics = Metrics::new();
+    let metrics = Metrics::with_process_metrics().context("registering metrics")?;
     let outbox_metrics = OutboxMetrics::register(&metrics).context("registering metrics")?;
     let stop = Stop::new();
 
@@ -263,7 +269,8 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningWorker> {
     let state = OpsState {
         db,
         stop: stop.clone(),
-        metrics: config.observability.metrics_enabled.then_some(metrics),
+        metrics: (config.features.observability && config.observability.metrics_enabled)
+            .then_some(metrics),
     };
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new()

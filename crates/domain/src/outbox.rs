@@ -498,6 +498,77 @@ mod tests {
     }
 
     #[test]
+    fn jitter_fractions_outside_the_unit_interval_are_clamped() {
+        assert_eq!(Jitter::from_fraction(f64::NAN), Jitter::NONE);
+        assert_eq!(Jitter::from_fraction(-0.5), Jitter::NONE);
+        assert_eq!(Jitter::from_fraction(0.0), Jitter::NONE);
+        assert_eq!(Jitter::from_fraction(0.25), Jitter(0.25));
+        assert_eq!(Jitter::from_fraction(1.0), Jitter(1.0 - f64::EPSILON));
+        assert_eq!(Jitter::from_fraction(7.0), Jitter(1.0 - f64::EPSILON));
+    }
+
+    #[test]
+    fn splitmix64_matches_the_reference_sequence() {
+        // SplitMix64 seeded with 0 (Steele, Lea and Flood 2014; Vigna's splitmix64.c): its
+        // n-th output is the finaliser of n times the golden gamma.
+        let gamma = 0x9e37_79b9_7f4a_7c15_u64;
+        assert_eq!(splitmix64(0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(splitmix64(gamma), 0x6e78_9e6a_a1b9_65f4);
+        assert_eq!(splitmix64(gamma.wrapping_mul(2)), 0x06c4_5d18_8009_454f);
+    }
+
+    #[test]
+    fn an_events_jitter_is_fixed_by_both_halves_of_its_key_and_the_attempt() {
+        // The top 53 bits of splitmix64(low ^ high ^ attempt.rotate_left(32)), as a fraction.
+        let mantissa = |key: u128, attempt| {
+            Jitter::for_event(EventKey::new(Uuid::from_u128(key)), attempt).fraction()
+                * (1_u64 << 53) as f64
+        };
+        let key = 0x0123_4567_89ab_cdef_0123_4567_89ab_cdef;
+        assert_eq!(mantissa(key, 1), 6_902_232_617_611_328.0);
+        assert_eq!(mantissa(key, 2), 8_152_102_846_036_374.0);
+        let other = 0xfedc_ba98_7654_3210_0f1e_2d3c_4b5a_6978;
+        assert_eq!(mantissa(other, 3), 59_855_264_723_680.0);
+        // The attempt is folded in with XOR: here it cancels the key's bit 32 (seed 0).
+        assert_eq!(mantissa(1 << 32, 1), 7_956_156_453_446_585.0);
+    }
+
+    #[test]
+    fn a_lease_policy_keeps_its_lease_and_delivery_budget() {
+        let policy = LeasePolicy::new(Duration::seconds(60), Duration::seconds(45)).expect("valid");
+        assert_eq!(policy.lease(), Duration::seconds(60));
+        assert_eq!(policy.delivery_budget(), Duration::seconds(45));
+    }
+
+    #[test]
+    fn identifiers_and_statuses_show_as_stored() {
+        assert_eq!(EventId::new(42).get(), 42);
+        assert_eq!(EventId::new(-7).to_string(), "-7");
+        let key = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        assert_eq!(EventKey::new(key).get(), key);
+        assert_eq!(
+            EventKey::new(key).to_string(),
+            "01234567-89ab-cdef-0123-456789abcdef"
+        );
+        assert_eq!(EventStatus::Processing.to_string(), "processing");
+        assert_eq!(EventStatus::Failed.to_string(), "failed");
+    }
+
+    #[test]
+    fn a_worker_id_has_one_to_the_maximum_bytes_after_trimming() {
+        let longest = "w".repeat(WORKER_ID_MAX_BYTES);
+        let parsed = WorkerId::parse(&format!("  {longest} ")).expect("the maximum is allowed");
+        assert_eq!(parsed.as_str(), longest);
+        assert_eq!(parsed.to_string(), longest);
+        let too_long = "w".repeat(WORKER_ID_MAX_BYTES + 1);
+        assert_eq!(
+            WorkerId::parse(&too_long),
+            Err(InvalidWorkerId(WORKER_ID_MAX_BYTES + 1))
+        );
+        assert_eq!(WorkerId::parse(" \t "), Err(InvalidWorkerId(0)));
+    }
+
+    #[test]
     fn the_default_schedule_doubles_from_thirty_seconds_up_to_an_hour() {
         let policy = RetryPolicy::new(5, Duration::seconds(30)).expect("valid");
         let delays: Vec<i64> = (1..=9)

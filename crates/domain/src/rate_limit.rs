@@ -309,12 +309,9 @@ impl Decision {
 
     /// Seconds a refused client should wait (`Retry-After`): the time to the reset, at least 1.
     #[must_use]
-    pub const fn retry_after(self) -> u64 {
-        if self.resets_in == 0 {
-            1
-        } else {
-            self.resets_in
-        }
+    pub fn retry_after(self) -> u64 {
+        // `Window` keeps `resets_in` in `1..=window`; the floor restates the contract here.
+        self.resets_in.max(1)
     }
 
     /// Of two budgets one request was charged to, the one that decides and that the headers
@@ -337,6 +334,12 @@ mod tests {
 
     fn quota(limit: u32, window: u64) -> Quota {
         Quota::new(limit, window).expect("valid quota")
+    }
+
+    #[test]
+    fn policies_display_their_stable_names() {
+        assert_eq!(Policy::AuthLogin.to_string(), "auth_login");
+        assert_eq!(Policy::ApiWrite.to_string(), Policy::ApiWrite.name());
     }
 
     #[test]

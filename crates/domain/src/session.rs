@@ -400,12 +400,18 @@ mod tests {
         let change = f
             .refresh(jti(1), jti(2), later, &policy())
             .expect("rotates");
-        let SessionChange::Rotated { retired, issued } = change else {
-            panic!("expected rotation")
-        };
-        assert_eq!(retired, jti(1));
-        assert_eq!(issued.rotated_from, Some(jti(1)));
-        assert_eq!(issued.expires_at, later.plus(Duration::days(30)));
+        assert_eq!(
+            change,
+            SessionChange::Rotated {
+                retired: jti(1),
+                issued: IssuedToken {
+                    jti: jti(2),
+                    issued_at: later,
+                    expires_at: later.plus(Duration::days(30)),
+                    rotated_from: Some(jti(1)),
+                },
+            }
+        );
         assert!(f.accepts(jti(2), later));
         assert!(!f.accepts(jti(1), later));
         assert_eq!(f.record().last_used_at, later);

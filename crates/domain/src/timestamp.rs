@@ -98,6 +98,20 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
+    fn converts_from_an_offset_date_time_like_new() {
+        let at = datetime!(2026-11-28 12:34:56.789_012_345 +02:00);
+        assert_eq!(Timestamp::from(at), Timestamp::new(at));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serializes_as_its_rfc3339_text() {
+        let at = Timestamp::new(datetime!(2026-11-28 12:34:56 UTC));
+        let json = serde_json::to_string(&at).expect("serializes");
+        assert_eq!(json, format!("\"{}\"", at.to_rfc3339()));
+    }
+
+    #[test]
     fn truncates_to_microseconds_and_converts_to_utc() {
         let at = datetime!(2026-11-28 13:20:45.123456789 +01:00);
         let ts = Timestamp::new(at);

@@ -249,6 +249,14 @@ mod tests {
     fn email_is_trimmed_and_lowercased() {
         let email = Email::parse("  Alice@Example.COM ").expect("valid");
         assert_eq!(email.as_str(), "alice@example.com");
+        assert_eq!(email.to_string(), "alice@example.com");
+    }
+
+    #[test]
+    fn password_hashes_never_show_in_debug_output() {
+        let hash = PasswordHash::new("$argon2id$v=19$secret".to_owned());
+        assert_eq!(format!("{hash:?}"), "PasswordHash(<redacted>)");
+        assert_eq!(hash.as_str(), "$argon2id$v=19$secret");
     }
 
     #[test]

@@ -7,3 +7,4 @@
 #[cfg(feature = "app")]
 pub mod app;
 pub mod db;
+pub mod deploy_metrics;

@@ -48,8 +48,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(&config.observability);
-    keel_bootstrap::install_crypto_provider();
+    let telemetry = match command {
+        Command::Run => logging::init_process(&config, logging::WORKER_SERVICE),
+        _ => {
+            logging::init(&config.observability);
+            keel_bootstrap::install_crypto_provider();
+            Ok(logging::TelemetryGuard::default())
+        }
+    };
+    let telemetry = match telemetry {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("worker: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
     let outcome = match command {
         Command::Run | Command::Help => worker::run(&config).await,
         Command::RequeueFailed(topic) => worker::requeue_failed(&config, topic)
@@ -59,6 +72,8 @@ async fn main() -> ExitCode {
             .await
             .map(|n| println!("purged {n} completed events")),
     };
+    // Flush batched spans and error reports (blocking) once the worker stopped.
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -32,6 +32,7 @@ impl FromRequest for AuthUser {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(req);
         let authenticate = req.app_data::<web::Data<Authenticate>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let token = token.ok_or_else(|| Problem::unauthorized("Not authenticated"))?;
             let authenticate = authenticate.ok_or_else(|| {
@@ -41,7 +42,11 @@ impl FromRequest for AuthUser {
                     "Internal Server Error",
                 )
             })?;
-            Ok(Self(authenticate.execute(&token).await?))
+            let principal = authenticate.execute(&token).await?;
+            // Logged with the request line and recorded on the request's span.
+            actix_web::HttpMessage::extensions_mut(&req)
+                .insert(crate::observe::UserId(principal.user.id.get()));
+            Ok(Self(principal))
         })
     }
 }

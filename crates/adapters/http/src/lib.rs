@@ -2,7 +2,8 @@
 //!
 //! keel's HTTP adapter (actix-web): routes and DTOs of the contract, bearer authentication,
 //! RFC 9457 problem responses for every error, API version routing, `/health`, `/ready`, the
-//! OpenAPI document with its embedded viewers, and the embedded browser GUI (`frontend`).
+//! Prometheus `/metrics` (rendered by the [`observe::HttpObserver`] the composition root passes
+//! in), the OpenAPI document with its embedded viewers, and the embedded browser GUI (`frontend`).
 //! At the edge: the client address behind trusted proxies ([`client_addr`]), the host check,
 //! HTTPS redirect and security headers ([`hardening`]), CORS ([`cors`]) and rate limiting
 //! ([`rate_limit`]).
@@ -18,6 +19,7 @@ mod extract;
 mod frontend;
 pub mod hardening;
 pub mod middleware;
+pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
@@ -75,6 +77,9 @@ pub struct HttpSettings {
     pub frontend_enabled: bool,
     /// Client address, host check, security headers, CORS.
     pub edge: EdgeSettings,
+    /// Receives metrics, trace and error-report data, and renders `/metrics`
+    /// (see [`observe`]).
+    pub observer: observe::Observer,
 }
 
 /// What the edge middleware trusts and sends.
@@ -145,6 +150,7 @@ pub fn build_app(
         .app_data(web::Data::new(settings.edge.proxies.clone()))
         .app_data(web::Data::new(settings.edge.hardening.clone()))
         .app_data(web::Data::new(settings.edge.cors.clone()))
+        .app_data(web::Data::new(settings.observer.clone()))
         .app_data(web::Data::new(settings))
         .app_data(web::Data::from(readiness))
         .app_data(web::Data::new(shutdown))
@@ -177,6 +183,7 @@ pub fn build_app(
         .service(web::scope(&api_scope).configure(routes::configure_v1))
         .service(routes::resource("/health").route(web::get().to(routes::system::health)))
         .service(routes::resource("/ready").route(web::get().to(routes::system::ready)))
+        .service(routes::resource("/metrics").route(web::get().to(routes::system::metrics)))
         .service(routes::resource("/openapi.json").route(web::get().to(routes::system::openapi)))
         .service(routes::resource("/docs").route(web::get().to(routes::system::docs)))
         .route(

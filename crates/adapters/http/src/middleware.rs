@@ -3,12 +3,15 @@
 //! Order (outermost first): [`request_id`] → [`crate::client_addr::client_info`] →
 //! [`crate::hardening::harden`] → [`crate::cors::cors`] → [`versioning`] → [`render_problems`]
 //! → [`crate::rate_limit::rate_limit`] → routes.
-//! - `request_id` honours a valid `X-Request-Id` or makes one, and echoes it back.
+//! - `request_id` honours a valid `X-Request-Id` or makes one, and echoes it back; it also
+//!   opens the request's span, reports the request to the observer (metrics, error reports)
+//!   and logs the request line.
 //! - `versioning` resolves which API version a request targets, rewrites alias paths
 //!   (`/api/posts` → `/api/v1/posts`) and trailing slashes before routing, remembers the path
 //!   as sent (the problem `instance`), and adds `X-API-Version` (+ `-Defaulted`) headers.
 //! - `render_problems` writes every error response as `application/problem+json`.
 
+use crate::observe::{FinishedRequest, Observer, UserId};
 use crate::problem::{PROBLEM_JSON, Problem};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,6 +20,7 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use std::time::Instant;
+use tracing::Instrument;
 
 /// The request id of the current request (honoured from `X-Request-Id` or generated).
 #[derive(Debug, Clone)]
@@ -54,32 +58,114 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
     ok.then(|| text.to_owned())
 }
 
-/// Assigns the request id and logs one line per request.
+/// The route template a request will be routed to, predicted before routing (for the span
+/// name): the path as [`versioning`] will rewrite it, matched against the app's resources.
+fn predicted_route(req: &ServiceRequest) -> String {
+    let versions = req.app_data::<web::Data<ApiVersions>>();
+    let header = req
+        .headers()
+        .get(X_API_VERSION)
+        .and_then(|v| v.to_str().ok());
+    let path = req.path();
+    let canonical = match versions.map(|v| resolve(path, header, v)) {
+        Some(Route::Serve {
+            rewrite: Some(rewritten),
+            ..
+        }) => rewritten,
+        Some(Route::UnsupportedVersion) => return UNMATCHED.to_owned(),
+        _ => path.to_owned(),
+    };
+    req.resource_map()
+        .match_pattern(&canonical)
+        .unwrap_or_else(|| UNMATCHED.to_owned())
+}
+
+/// The `route` of requests that matched no route.
+pub const UNMATCHED: &str = "<unmatched>";
+
+/// Assigns the request id, opens the request's server span (continuing the caller's W3C
+/// trace), reports the request to the [`crate::observe::HttpObserver`] and logs one line per
+/// request: method, route template, status, latency, request id and user id when known.
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let observer = req
+        .app_data::<web::Data<Observer>>()
+        .map(|o| o.0.clone())
+        .unwrap_or_else(|| Observer::default().0);
     let id = req
         .headers()
         .get(X_REQUEST_ID)
         .and_then(valid_request_id)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    let started = Instant::now();
     let method = req.method().clone();
-    let mut res = next.call(req).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "<unmatched>".to_owned());
-    tracing::info!(
+    let span_name = format!("{method} {}", predicted_route(&req));
+    let span = tracing::info_span!(
+        "HTTP request",
+        otel.name = %span_name,
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
         request_id = %id,
-        method = %method,
-        route = %route,
-        status = res.status().as_u16(),
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request served"
+        user_id = tracing::field::Empty,
     );
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    observer.continue_trace(
+        &span,
+        header("traceparent").as_deref(),
+        header("tracestate").as_deref(),
+    );
+    observer.request_started();
+    let outcome = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    let (status, route, user) = match &outcome {
+        Ok(res) => (
+            res.status().as_u16(),
+            res.request()
+                .match_pattern()
+                .unwrap_or_else(|| UNMATCHED.to_owned()),
+            res.request().extensions().get::<UserId>().map(|u| u.0),
+        ),
+        Err(_) => (500, UNMATCHED.to_owned(), None),
+    };
+    span.record("http.route", route.as_str());
+    span.record("http.response.status_code", status);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
+    if let Some(user) = user {
+        span.record("user_id", user);
+    }
+    observer.request_finished(&FinishedRequest {
+        method: method.as_str(),
+        route: &route,
+        status,
+        elapsed,
+        request_id: &id,
+        span: &span,
+    });
+    span.in_scope(|| {
+        tracing::info!(
+            request_id = %id,
+            method = %method,
+            route = %route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            user_id = user,
+            "request served"
+        );
+    });
+    let mut res = outcome?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
     }

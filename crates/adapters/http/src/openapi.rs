@@ -405,7 +405,7 @@ fn components() -> Value {
                 "Post": schema_ref("Post"), "votes": { "type": "integer", "format": "int64" } } },
             "PostOutList": { "type": "array", "items": schema_ref("PostOut") },
             "Vote": { "type": "object", "required": ["post_id", "dir"], "properties": {
-                "post_id": { "type": "integer", "format": "int64", "exclusiveMinimum": 0 }, "dir": { "type": "integer", "enum": [0, 1] } } },
+                "post_id": { "type": "integer", "format": "int64", "minimum": 1 }, "dir": { "type": "integer", "enum": [0, 1] } } },
             "Message": { "type": "object", "required": ["message"], "additionalProperties": false, "properties": { "message": { "type": "string" } } },
             "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["ok"] } } },
             "Ready": { "type": "object", "required": ["status", "checks"], "properties": {

@@ -24,6 +24,7 @@
 
 use crate::client_addr;
 use crate::extract::{BodyFields, bearer_token, json_or_form_body};
+use crate::observe::{Observer, RateLimitVerdict};
 use crate::problem::Problem;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -177,7 +178,18 @@ pub async fn rate_limit(
         let bearer = bearer_token(req.request());
         vec![check.principal(bearer.as_deref(), client)]
     };
-    let decision = match check.execute(policy, &principals).await {
+    let result = check.execute(policy, &principals).await;
+    if let Some(observer) = req.app_data::<web::Data<Observer>>() {
+        // With a quota and a principal, `Ok(None)` means the backend is down and the
+        // limiter failed open.
+        let verdict = match &result {
+            Ok(Some(decision)) if decision.allowed() => RateLimitVerdict::Allowed,
+            Ok(Some(_)) => RateLimitVerdict::Limited,
+            Ok(None) | Err(_) => RateLimitVerdict::BackendUnavailable,
+        };
+        observer.0.rate_limit(policy.name(), verdict);
+    }
+    let decision = match result {
         Ok(decision) => decision,
         Err(_) => return Ok(req.error_response(backend_unavailable())),
     };

@@ -108,3 +108,44 @@ mod tests {
         assert!(!is_in_memory("sqlite://keel.db?mode=rwc"));
     }
 }
+
+/// A snapshot of the connection pool, for the `db_pool_*` metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStats {
+    /// Connections checked out right now.
+    pub in_use: u64,
+    /// Open connections waiting in the pool.
+    pub idle: u64,
+    /// The pool's size limit.
+    pub max: u64,
+}
+
+/// The pool's current use (all zero for a connection that is not a pool).
+#[must_use]
+pub fn pool_stats(db: &DatabaseConnection) -> PoolStats {
+    let (size, idle, max) = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        sea_orm::DbBackend::Sqlite => {
+            let pool = db.get_sqlite_connection_pool();
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
+        }
+        _ => return PoolStats::default(),
+    };
+    let idle = u64::try_from(idle).unwrap_or(u64::MAX);
+    PoolStats {
+        in_use: u64::from(size).saturating_sub(idle),
+        idle,
+        max: u64::from(max),
+    }
+}

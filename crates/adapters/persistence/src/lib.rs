@@ -30,7 +30,7 @@ mod transaction;
 mod users;
 mod votes;
 
-pub use connection::{connect, ping};
+pub use connection::{PoolStats, connect, ping, pool_stats};
 pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
 pub use outbox_store::{ListenError, OutboxListener, SeaOutbox, Wake};
 pub use posts::SeaPosts;

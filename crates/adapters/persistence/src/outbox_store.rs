@@ -151,6 +151,7 @@ impl SeaOutbox {
 
 #[async_trait]
 impl Outbox for SeaOutbox {
+    #[tracing::instrument(name = "db.outbox.claim", level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn claim(
         &self,
         worker: &WorkerId,
@@ -197,6 +198,7 @@ impl Outbox for SeaOutbox {
         Ok(events)
     }
 
+    #[tracing::instrument(name = "db.outbox.complete", skip_all, fields(otel.kind = "client"))]
     async fn complete(
         &self,
         worker: &WorkerId,
@@ -210,6 +212,7 @@ impl Outbox for SeaOutbox {
         .await
     }
 
+    #[tracing::instrument(name = "db.outbox.fail", skip_all, fields(otel.kind = "client"))]
     async fn fail(
         &self,
         worker: &WorkerId,
@@ -244,6 +247,7 @@ impl Outbox for SeaOutbox {
         Ok(changed == 1)
     }
 
+    #[tracing::instrument(name = "db.outbox.release", skip_all, fields(otel.kind = "client"))]
     async fn release(&self, worker: &WorkerId, ids: &[EventId]) -> Result<u64, StoreError> {
         self.update_held(worker, ids, |_| {
             "status = 'pending', locked_by = NULL, locked_until = NULL".to_owned()
@@ -251,6 +255,7 @@ impl Outbox for SeaOutbox {
         .await
     }
 
+    #[tracing::instrument(name = "db.outbox.requeue_failed", skip_all, fields(otel.kind = "client"))]
     async fn requeue_failed(
         &self,
         topic: Option<String>,
@@ -290,6 +295,7 @@ impl Outbox for SeaOutbox {
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.outbox.purge_completed", skip_all, fields(otel.kind = "client"))]
     async fn purge_completed(&self, before: Timestamp) -> Result<u64, StoreError> {
         let mut purged = 0;
         loop {
@@ -310,6 +316,7 @@ impl Outbox for SeaOutbox {
         }
     }
 
+    #[tracing::instrument(name = "db.outbox.stats", level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn stats(&self) -> Result<OutboxStats, StoreError> {
         let backend = self.backend();
         let rows = self

@@ -39,12 +39,14 @@ impl SeaPosts {
 
 #[async_trait]
 impl Posts for SeaPosts {
+    #[tracing::instrument(name = "db.posts.create", skip_all, fields(otel.kind = "client"))]
     async fn create(&self, new: &NewPost) -> Result<Post, StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.posts.find", skip_all, fields(otel.kind = "client"))]
     async fn find(&self, id: PostId) -> Result<Option<Post>, StoreError> {
         post::Entity::find_by_id(id.get())
             .one(&self.db)
@@ -54,6 +56,7 @@ impl Posts for SeaPosts {
             .transpose()
     }
 
+    #[tracing::instrument(name = "db.posts.view", skip_all, fields(otel.kind = "client"))]
     async fn view(&self, id: PostId) -> Result<Option<PostView>, StoreError> {
         views()
             .filter(post::Column::Id.eq(id.get()))
@@ -65,6 +68,7 @@ impl Posts for SeaPosts {
             .transpose()
     }
 
+    #[tracing::instrument(name = "db.posts.list", skip_all, fields(otel.kind = "client"))]
     async fn list(&self, query: &PostQuery) -> Result<Vec<PostView>, StoreError> {
         let visible = Condition::any()
             .add(post::Column::Published.eq(true))
@@ -87,12 +91,14 @@ impl Posts for SeaPosts {
             .collect()
     }
 
+    #[tracing::instrument(name = "db.posts.replace", skip_all, fields(otel.kind = "client"))]
     async fn replace(&self, post: &Post, events: &[DomainEvent]) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = update(&txn, post, events).await;
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.posts.delete", skip_all, fields(otel.kind = "client"))]
     async fn delete(&self, id: PostId, events: &[DomainEvent]) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = remove(&txn, id, events).await;

@@ -47,12 +47,14 @@ impl SeaSessions {
 
 #[async_trait]
 impl Sessions for SeaSessions {
+    #[tracing::instrument(name = "db.sessions.create", skip_all, fields(otel.kind = "client"))]
     async fn create(&self, family: &SessionFamily) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = insert_family(&txn, family).await;
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.sessions.find_by_token", skip_all, fields(otel.kind = "client"))]
     async fn find_by_token(&self, jti: TokenId) -> Result<Option<SessionFamily>, StoreError> {
         let issuer = Query::select()
             .column(refresh_token::Column::FamilyId)
@@ -71,6 +73,7 @@ impl Sessions for SeaSessions {
             .transpose()
     }
 
+    #[tracing::instrument(name = "db.sessions.find", skip_all, fields(otel.kind = "client"))]
     async fn find(&self, id: FamilyId) -> Result<Option<SessionFamily>, StoreError> {
         families()
             .filter(session_family::Column::Id.eq(id.get()))
@@ -82,12 +85,14 @@ impl Sessions for SeaSessions {
             .transpose()
     }
 
+    #[tracing::instrument(name = "db.sessions.save", skip_all, fields(otel.kind = "client"))]
     async fn save(&self, family: &SessionFamily, change: &SessionChange) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = apply(&txn, family, change).await;
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.sessions.list_live", skip_all, fields(otel.kind = "client"))]
     async fn list_live(
         &self,
         user: UserId,
@@ -112,6 +117,7 @@ impl Sessions for SeaSessions {
             .collect()
     }
 
+    #[tracing::instrument(name = "db.sessions.revoke_all", skip_all, fields(otel.kind = "client"))]
     async fn revoke_all(
         &self,
         user: UserId,

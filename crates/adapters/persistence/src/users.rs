@@ -33,12 +33,14 @@ impl SeaUsers {
 
 #[async_trait]
 impl Users for SeaUsers {
+    #[tracing::instrument(name = "db.users.create", skip_all, fields(otel.kind = "client"))]
     async fn create(&self, new: &NewUser) -> Result<User, StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.users.find", skip_all, fields(otel.kind = "client"))]
     async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
         user::Entity::find_by_id(id.get())
             .one(&self.db)
@@ -48,6 +50,7 @@ impl Users for SeaUsers {
             .transpose()
     }
 
+    #[tracing::instrument(name = "db.users.find_by_email", skip_all, fields(otel.kind = "client"))]
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
         user::Entity::find()
             .filter(user::Column::Email.eq(email.as_str()))

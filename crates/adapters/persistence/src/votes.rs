@@ -33,6 +33,7 @@ impl SeaVotes {
 
 #[async_trait]
 impl Votes for SeaVotes {
+    #[tracing::instrument(name = "db.votes.exists", skip_all, fields(otel.kind = "client"))]
     async fn exists(&self, user: UserId, post: PostId) -> Result<bool, StoreError> {
         let found = vote::Entity::find_by_id((user.get(), post.get()))
             .one(&self.db)
@@ -41,6 +42,7 @@ impl Votes for SeaVotes {
         Ok(found.is_some())
     }
 
+    #[tracing::instrument(name = "db.votes.add", skip_all, fields(otel.kind = "client"))]
     async fn add(
         &self,
         user: UserId,
@@ -52,6 +54,7 @@ impl Votes for SeaVotes {
         finish(txn, outcome).await
     }
 
+    #[tracing::instrument(name = "db.votes.remove", skip_all, fields(otel.kind = "client"))]
     async fn remove(
         &self,
         user: UserId,

@@ -106,6 +106,7 @@ fn unavailable(error: pool::RedisError) -> RateLimiterError {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
+    #[tracing::instrument(name = "redis.rate_limit.hit", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn hit(&self, counters: &[Counter]) -> Result<Vec<u64>, RateLimiterError> {
         if counters.is_empty() {
             return Ok(Vec::new());
@@ -132,6 +133,7 @@ impl RateLimiter for RedisRateLimiter {
         }
     }
 
+    #[tracing::instrument(name = "redis.ping", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn ping(&self) -> Result<(), RateLimiterError> {
         pool::ping(&self.pool).await.map_err(unavailable)
     }

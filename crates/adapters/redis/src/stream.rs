@@ -50,6 +50,7 @@ impl EventSink for RedisStreamSink {
         "redis"
     }
 
+    #[tracing::instrument(name = "redis.stream.add", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn deliver(&self, event: &OutboxEvent) -> Result<(), DeliveryError> {
         let mut command = redis::cmd("XADD");
         command

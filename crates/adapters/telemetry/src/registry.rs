@@ -26,6 +26,21 @@ impl Metrics {
         Self::default()
     }
 
+    /// A registry with the process metrics (`process_cpu_seconds_total`,
+    /// `process_resident_memory_bytes`, `process_open_fds`, `process_start_time_seconds`, …;
+    /// Linux only, elsewhere none).
+    ///
+    /// # Errors
+    /// Never in practice (a fresh registry).
+    pub fn with_process_metrics() -> Result<Self, MetricsError> {
+        let metrics = Self::new();
+        #[cfg(target_os = "linux")]
+        metrics.registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
+        Ok(metrics)
+    }
+
     /// The underlying registry, for registering further families.
     #[must_use]
     pub fn registry(&self) -> &Registry {

@@ -31,6 +31,7 @@ use keel_domain::outbox::OutboxEvent;
 use keel_ports::{DeliveryError, EventSink};
 use sha2::Sha256;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The signature header.
@@ -73,7 +74,12 @@ pub struct WebhookSink {
     client: reqwest::Client,
     url: reqwest::Url,
     signer: Signer,
+    trace_headers: Option<TraceHeaders>,
 }
+
+/// Supplies the trace-context headers (W3C `traceparent`, `tracestate`) that continue the
+/// current trace in a delivery request; the composition root passes its tracer's.
+pub type TraceHeaders = Arc<dyn Fn() -> Vec<(String, String)> + Send + Sync>;
 
 impl fmt::Debug for WebhookSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -111,7 +117,16 @@ impl WebhookSink {
             client,
             url: parsed,
             signer,
+            trace_headers: None,
         })
+    }
+
+    /// Adds the headers `trace_headers` returns (at delivery time) to every delivery, so the
+    /// receiver continues the worker's trace.
+    #[must_use]
+    pub fn with_trace_headers(mut self, trace_headers: TraceHeaders) -> Self {
+        self.trace_headers = Some(trace_headers);
+        self
     }
 }
 
@@ -190,12 +205,15 @@ impl EventSink for WebhookSink {
         "webhook"
     }
 
+    #[tracing::instrument(name = "webhook.deliver", skip_all, fields(otel.kind = "client", http.request.method = "POST"))]
     async fn deliver(&self, event: &OutboxEvent) -> Result<(), DeliveryError> {
         let body = body(event)?;
         let signature = self.signer.sign(&body);
-        let response = self
-            .client
-            .post(self.url.clone())
+        let mut request = self.client.post(self.url.clone());
+        for (name, value) in self.trace_headers.iter().flat_map(|headers| headers()) {
+            request = request.header(name, value);
+        }
+        let response = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(EVENT_HEADER, &event.topic)
             .header(EVENT_ID_HEADER, event.id.get())

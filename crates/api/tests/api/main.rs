@@ -4,13 +4,16 @@
 
 mod auth;
 mod contract;
+mod deploy_metrics;
 mod e2e;
 mod errors;
 mod frontend;
 mod fuzz;
 mod hardening;
+mod observability;
 mod posts;
 mod rate_limit;
+mod security;
 mod system;
 mod users;
 mod votes;

@@ -6,5 +6,7 @@
 //! PostgreSQL scenarios run when `TEST_DATABASE_URL` is set (then they are mandatory); the
 //! others also run on SQLite. One test binary for the crate keeps link time down.
 
+mod deploy_metrics;
 mod harness;
+mod observability;
 mod scenarios;

@@ -3,10 +3,11 @@
 use super::{no_content, no_store};
 use crate::dto::{SessionOut, TokenOut};
 use crate::extract::{AuthUser, BodyFields, Fields, json_body, json_or_form_body, path_uuid};
+use crate::observe::{LoginVerdict, Observer};
 use crate::problem::Problem;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use keel_application::auth::{Login, Logout, LogoutAll, RefreshSession};
+use keel_application::auth::{Login, LoginError, Logout, LogoutAll, RefreshSession};
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_domain::session::FamilyId;
 
@@ -37,9 +38,18 @@ pub(crate) async fn login(
     let (Some(identity), Some(password)) = (identity, password) else {
         return Err(Problem::validation(Vec::new()));
     };
-    let pair = login
+    let result = login
         .execute(identity, password, user_agent(&req).as_deref())
-        .await?;
+        .await;
+    let verdict = match &result {
+        Ok(_) => Some(LoginVerdict::Success),
+        Err(LoginError::InvalidCredentials) => Some(LoginVerdict::InvalidCredentials),
+        Err(_) => None,
+    };
+    if let (Some(verdict), Some(observer)) = (verdict, req.app_data::<web::Data<Observer>>()) {
+        observer.0.login(verdict);
+    }
+    let pair = result?;
     Ok(no_store(HttpResponse::Ok()).json(TokenOut::from(pair)))
 }
 
@@ -58,7 +68,11 @@ pub(crate) async fn refresh(
     refresh: web::Data<RefreshSession>,
 ) -> Result<HttpResponse, Problem> {
     let token = refresh_token_field(&req, &body)?;
-    let pair = refresh.execute(&token).await?;
+    let (outcome, result) = refresh.execute_with_outcome(&token).await;
+    if let Some(observer) = req.app_data::<web::Data<Observer>>() {
+        observer.0.refresh(outcome);
+    }
+    let pair = result?;
     Ok(no_store(HttpResponse::Ok()).json(TokenOut::from(pair)))
 }
 

@@ -31,6 +31,20 @@ pub(crate) async fn ready(
     .with_member("checks", checks))
 }
 
+/// `GET /metrics`: the Prometheus text exposition, when the observer serves metrics
+/// (`METRICS_ENABLED`); a 404 problem otherwise.
+pub(crate) async fn metrics(
+    observer: web::Data<crate::observe::Observer>,
+) -> Result<HttpResponse, Problem> {
+    match observer.0.metrics() {
+        Some((body, content_type)) => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+            .content_type(content_type)
+            .body(body)),
+        None => Err(Problem::for_status(StatusCode::NOT_FOUND)),
+    }
+}
+
 /// `GET /openapi.json`.
 pub(crate) async fn openapi(document: web::Data<crate::openapi::Document>) -> HttpResponse {
     HttpResponse::Ok()

@@ -1,0 +1,361 @@
+//! Observability (SPEC §8): `/metrics` after a scripted request mix (in-process), and — with the
+//! real `api` binary, so the production wiring is what is tested — OTLP/HTTP trace export
+//! (span names, parent/child links, the caller's `traceparent`, service name, flush on
+//! SIGTERM), Sentry reports of a forced 500 (once, without PII) and the JSON request log
+//! (request id round trip, no passwords or tokens), against one local receiver.
+
+use actix_web::{App, HttpResponse, HttpServer, web};
+use keel_testkit::app::TestApp;
+use keel_testkit::db::TestDb;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use sea_orm::ConnectionTrait;
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_a_scripted_request_mix() {
+    let app = TestApp::spawn_with(
+        TestDb::sqlite().await,
+        &[
+            ("METRICS_ENABLED", "true"),
+            ("RATE_LIMIT_READ_LIMIT", "3"),
+            ("REFRESH_TOKEN_REUSE_GRACE_SECONDS", "0"),
+        ],
+    )
+    .await;
+    let user = app.user("metrics").await; // register 201 + login success
+    let wrong = app
+        .client
+        .post(format!("{}/api/v1/login", app.base_url))
+        .form(&[("username", user.email.as_str()), ("password", "wrong")]);
+    assert_eq!(TestApp::read(wrong).await.status, 403);
+    let refresh = json!({ "refresh_token": user.refresh });
+    assert_eq!(
+        app.post("/api/v1/auth/refresh", None, &refresh)
+            .await
+            .status,
+        200
+    );
+    // The rotated token again, past the (zero) grace window: reuse detected.
+    assert_eq!(
+        app.post("/api/v1/auth/refresh", None, &refresh)
+            .await
+            .status,
+        401
+    );
+    // Read budget 3: two 404s on a templated route, one list, then 429.
+    let token = Some(user.access.as_str());
+    assert_eq!(app.get("/api/v1/posts/41", token).await.status, 404);
+    assert_eq!(app.get("/api/posts/42", token).await.status, 404);
+    assert_eq!(app.get("/api/v1/posts", token).await.status, 200);
+    assert_eq!(app.get("/api/v1/posts", token).await.status, 429);
+    assert_eq!(app.get("/no/such/path/123", None).await.status, 404);
+
+    let res = app.get("/metrics", None).await;
+    assert_eq!(res.status, 200);
+    assert!(
+        res.header("content-type")
+            .is_some_and(|t| t.starts_with("text/plain; version=0.0.4"))
+    );
+    let text = &res.text;
+    for line in [
+        r#"http_requests_total{method="POST",route="/api/v1/users",status="2xx"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/v1/login",status="2xx"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/v1/login",status="4xx"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/v1/auth/refresh",status="2xx"} 1"#,
+        r#"http_requests_total{method="POST",route="/api/v1/auth/refresh",status="4xx"} 1"#,
+        // The alias path is counted under its canonical route template.
+        r#"http_requests_total{method="GET",route="/api/v1/posts/{id}",status="4xx"} 2"#,
+        r#"http_requests_total{method="GET",route="/api/v1/posts",status="2xx"} 1"#,
+        r#"http_requests_total{method="GET",route="/api/v1/posts",status="4xx"} 1"#,
+        r#"http_requests_total{method="GET",route="<unmatched>",status="4xx"} 1"#,
+        r#"http_request_duration_seconds_count{method="GET",route="/api/v1/posts",status="2xx"} 1"#,
+        r#"auth_logins_total{outcome="success"} 1"#,
+        r#"auth_logins_total{outcome="invalid_credentials"} 1"#,
+        r#"auth_refreshes_total{outcome="rotated"} 1"#,
+        r#"auth_refreshes_total{outcome="reuse_detected"} 1"#,
+        r#"auth_refreshes_total{outcome="refused"} 0"#,
+        r#"rate_limit_decisions_total{decision="allowed",policy="api_read"} 3"#,
+        r#"rate_limit_decisions_total{decision="limited",policy="api_read"} 1"#,
+        r#"rate_limit_decisions_total{decision="allowed",policy="auth_login"} 4"#,
+        r#"rate_limit_decisions_total{decision="allowed",policy="auth_register"} 1"#,
+        r#"db_pool_connections{state="in_use"} 0"#,
+        "db_pool_max_connections ",
+        "process_resident_memory_bytes ",
+        "process_cpu_seconds_total ",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("/no/such/path") && !text.contains("/posts/41"),
+        "raw paths leaked into labels:\n{text}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_are_a_404_problem_when_disabled() {
+    let app = TestApp::spawn_with(TestDb::sqlite().await, &[("METRICS_ENABLED", "false")]).await;
+    crate::assert_problem(&app.get("/metrics", None).await, 404, "not_found");
+}
+
+/// What the local receiver got: OTLP trace exports and Sentry envelopes.
+#[derive(Clone, Default)]
+struct Received {
+    traces: Arc<Mutex<Vec<Vec<u8>>>>,
+    envelopes: Arc<Mutex<Vec<String>>>,
+}
+
+impl Received {
+    fn spans(&self) -> Vec<(String, Span)> {
+        let mut spans = Vec::new();
+        for body in self.traces.lock().expect("lock").iter() {
+            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("protobuf");
+            for resource in request.resource_spans {
+                let service = resource
+                    .resource
+                    .iter()
+                    .flat_map(|r| r.attributes.iter())
+                    .find(|kv| kv.key == "service.name")
+                    .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+                    .map(|v| match v {
+                        AnyValue::StringValue(s) => s.clone(),
+                        other => format!("{other:?}"),
+                    })
+                    .unwrap_or_default();
+                for scope in resource.scope_spans {
+                    spans.extend(scope.spans.into_iter().map(|s| (service.clone(), s)));
+                }
+            }
+        }
+        spans
+    }
+}
+
+/// A local OTLP/HTTP collector (`POST /v1/traces`) and Sentry (`POST /api/{project}/envelope/`).
+async fn start_receiver() -> (String, Received) {
+    let received = Received::default();
+    let state = received.clone();
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        App::new()
+            .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
+            .app_data(web::Data::new(state))
+            .route(
+                "/v1/traces",
+                web::post().to(|state: web::Data<Received>, body: web::Bytes| async move {
+                    state.traces.lock().expect("lock").push(body.to_vec());
+                    HttpResponse::Ok().finish()
+                }),
+            )
+            .route(
+                "/api/{project}/envelope/",
+                web::post().to(|state: web::Data<Received>, body: web::Bytes| async move {
+                    let text = String::from_utf8_lossy(&body).into_owned();
+                    state.envelopes.lock().expect("lock").push(text);
+                    HttpResponse::Ok().json(json!({}))
+                }),
+            )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .expect("bind receiver");
+    let addr = server.addrs()[0];
+    tokio::spawn(server.run());
+    (format!("http://{addr}"), received)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets() {
+    keel_bootstrap::install_crypto_provider();
+    let (receiver, received) = start_receiver().await;
+    let db = TestDb::sqlite().await;
+    let dir = std::env::temp_dir().join(format!("keel-obs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let log_path = dir.join("api.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_api"))
+        .current_dir(&dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", db.url())
+        .env("PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &receiver)
+        .env(
+            "SENTRY_DSN",
+            format!("{}/1", receiver.replace("http://", "http://public@")),
+        )
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).expect("log file"))
+        .spawn()
+        .expect("spawning api");
+    let base = format!("http://127.0.0.1:{port}");
+    let url = |path: &str| format!("{base}{path}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !matches!(client.get(url("/ready")).send().await, Ok(r) if r.status() == 200) {
+        assert!(Instant::now() < deadline, "api did not become ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let email = "observed@example.com";
+    let password = "correct-horse-battery-staple";
+    let res = client
+        .post(url("/api/v1/users"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(res.status(), 201);
+    let tokens: serde_json::Value = client
+        .post(url("/api/v1/login"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("token");
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+
+    // A traced call: the caller's trace continues in the server span.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent_id = "00f067aa0ba902b7";
+    let res = client
+        .get(url("/api/v1/posts"))
+        .bearer_auth(&access)
+        .header("traceparent", format!("00-{trace_id}-{parent_id}-01"))
+        .header("x-request-id", "obs-traced-1")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        res.headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok()),
+        Some("obs-traced-1")
+    );
+
+    // A forced 500: the posts table disappears under the running server.
+    db.connection()
+        .execute_unprepared("ALTER TABLE posts RENAME TO posts_gone")
+        .await
+        .expect("rename");
+    let res = client
+        .get(url("/api/v1/posts"))
+        .bearer_auth(&access)
+        .header("x-request-id", "obs-boom-1")
+        .send()
+        .await
+        .expect("boom");
+    assert_eq!(res.status(), 500);
+    let problem: serde_json::Value = res.json().await.expect("problem");
+    assert_eq!(problem["trace_id"], "obs-boom-1");
+
+    // SIGTERM: the server drains and flushes spans and error reports before exiting.
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "api did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "api exited with {status}");
+
+    // Traces: names, links, the caller's trace id, the service name.
+    let spans = received.spans();
+    let names: Vec<&str> = spans.iter().map(|(_, s)| s.name.as_str()).collect();
+    let server = spans
+        .iter()
+        .map(|(service, span)| (service, span))
+        .find(|(_, s)| s.name == "GET /api/v1/posts" && hex(&s.trace_id) == trace_id)
+        .unwrap_or_else(|| panic!("no server span in the caller's trace: {names:?}"));
+    assert_eq!(server.0, "keel-api");
+    assert_eq!(hex(&server.1.parent_span_id), parent_id);
+    let child_of = |parent: &Span, name: &str| -> Span {
+        spans
+            .iter()
+            .map(|(_, s)| s)
+            .find(|s| s.name == name && s.parent_span_id == parent.span_id)
+            .unwrap_or_else(|| panic!("no {name} under {}: {names:?}", parent.name))
+            .clone()
+    };
+    let authenticate = child_of(server.1, "use_case.authenticate");
+    child_of(&authenticate, "db.users.find");
+    let list = child_of(server.1, "use_case.list_posts");
+    let query = child_of(&list, "db.posts.list");
+    assert_eq!(hex(&query.trace_id), trace_id);
+    assert!(
+        names.contains(&"POST /api/v1/login") && names.contains(&"use_case.login"),
+        "{names:?}"
+    );
+
+    // Sentry: the 500 once, with its request id, without personal data or secrets.
+    let envelopes = received.envelopes.lock().expect("lock").clone();
+    let reports: Vec<&String> = envelopes
+        .iter()
+        .filter(|e| e.contains("obs-boom-1"))
+        .collect();
+    assert_eq!(reports.len(), 1, "{envelopes:#?}");
+    let report = reports[0];
+    assert!(report.contains("/api/v1/posts") && report.contains("500"));
+    for envelope in &envelopes {
+        for secret in [email, password, &access, &refresh] {
+            assert!(
+                !envelope.contains(secret),
+                "PII in a Sentry report: {envelope}"
+            );
+        }
+        let lower = envelope.to_ascii_lowercase();
+        assert!(!lower.contains("authorization") && !lower.contains("bearer"));
+    }
+
+    // Logs: JSON lines; the request id round trip; no password or token anywhere.
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    let served = lines
+        .iter()
+        .find(|l| l["request_id"] == "obs-traced-1" && l["message"] == "request served")
+        .unwrap_or_else(|| panic!("no request line for obs-traced-1:\n{log}"));
+    assert_eq!(served["route"], "/api/v1/posts");
+    assert_eq!(served["method"], "GET");
+    assert_eq!(served["status"], 200);
+    assert!(served["latency_ms"].is_number() && served["user_id"].is_number());
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["route"] == "/api/v1/login" && l["status"] == 200)
+    );
+    for secret in [password, &access, &refresh] {
+        assert!(!log.contains(secret), "a secret reached the log:\n{log}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
