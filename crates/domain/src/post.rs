@@ -221,6 +221,12 @@ impl Post {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn post_ids_round_trip_and_display() {
+        assert_eq!(super::PostId::new(42).get(), 42);
+        assert_eq!(super::PostId::new(7).to_string(), "7");
+    }
+
     use super::*;
 
     fn post(owner: i64, published: bool) -> Post {

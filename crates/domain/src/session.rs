@@ -365,6 +365,13 @@ impl SessionFamily {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ids_display_as_their_uuid() {
+        let raw = uuid::Uuid::from_u128(0x1234);
+        assert_eq!(super::FamilyId::new(raw).to_string(), raw.to_string());
+        assert_eq!(super::TokenId::new(raw).to_string(), raw.to_string());
+    }
+
     use super::*;
 
     fn policy() -> SessionPolicy {

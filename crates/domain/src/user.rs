@@ -243,6 +243,44 @@ impl NewUser {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn ids_round_trip_and_display() {
+        assert_eq!(super::UserId::new(42).get(), 42);
+        assert_eq!(super::UserId::new(-7).to_string(), "-7");
+    }
+
+    #[test]
+    fn email_bounds_are_inclusive() {
+        let local_64 = format!("{}@example.com", "a".repeat(64));
+        assert!(
+            super::Email::parse(&local_64).is_ok(),
+            "a 64-character local part is accepted"
+        );
+        let local_65 = format!("{}@example.com", "a".repeat(65));
+        assert!(
+            super::Email::parse(&local_65).is_err(),
+            "a 65-character local part is refused"
+        );
+        // 254 characters in all: 64 + '@' + a domain of 189 characters.
+        let domain = format!(
+            "{}.{}.{}.com",
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(57)
+        );
+        let longest = format!("{}@{domain}", "a".repeat(64));
+        assert_eq!(longest.chars().count(), 254);
+        assert!(
+            super::Email::parse(&longest).is_ok(),
+            "254 characters are accepted"
+        );
+        let too_long = format!("{}@e{domain}", "a".repeat(64));
+        assert_eq!(
+            super::Email::parse(&too_long),
+            Err(super::EmailError::TooLong)
+        );
+    }
+
     use super::*;
 
     #[test]
