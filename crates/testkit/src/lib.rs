@@ -1,10 +1,13 @@
 //! # keel-testkit
 //!
 //! Test support for keel's crates (a dev-dependency only): per-test databases ([`db`]) and, with the `app` feature, the running application
-//! (`app::TestApp`).
+//! (`app::TestApp`), and with the `collector` feature a local OTLP collector, Sentry and
+//! webhook receiver (`collector::Collector`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "app")]
 pub mod app;
+#[cfg(feature = "collector")]
+pub mod collector;
 pub mod db;
 pub mod deploy_metrics;

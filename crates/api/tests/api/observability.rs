@@ -4,17 +4,12 @@
 //! SIGTERM), Sentry reports of a forced 500 (once, without PII) and the JSON request log
 //! (request id round trip, no passwords or tokens), against one local receiver.
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use keel_testkit::app::TestApp;
+use keel_testkit::collector::{Collector, Span, hex};
 use keel_testkit::db::TestDb;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
-use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
 use sea_orm::ConnectionTrait;
 use serde_json::json;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,80 +98,11 @@ async fn metrics_are_a_404_problem_when_disabled() {
     crate::assert_problem(&app.get("/metrics", None).await, 404, "not_found");
 }
 
-/// What the local receiver got: OTLP trace exports and Sentry envelopes.
-#[derive(Clone, Default)]
-struct Received {
-    traces: Arc<Mutex<Vec<Vec<u8>>>>,
-    envelopes: Arc<Mutex<Vec<String>>>,
-}
-
-impl Received {
-    fn spans(&self) -> Vec<(String, Span)> {
-        let mut spans = Vec::new();
-        for body in self.traces.lock().expect("lock").iter() {
-            let request = ExportTraceServiceRequest::decode(body.as_slice()).expect("protobuf");
-            for resource in request.resource_spans {
-                let service = resource
-                    .resource
-                    .iter()
-                    .flat_map(|r| r.attributes.iter())
-                    .find(|kv| kv.key == "service.name")
-                    .and_then(|kv| kv.value.as_ref()?.value.as_ref())
-                    .map(|v| match v {
-                        AnyValue::StringValue(s) => s.clone(),
-                        other => format!("{other:?}"),
-                    })
-                    .unwrap_or_default();
-                for scope in resource.scope_spans {
-                    spans.extend(scope.spans.into_iter().map(|s| (service.clone(), s)));
-                }
-            }
-        }
-        spans
-    }
-}
-
-/// A local OTLP/HTTP collector (`POST /v1/traces`) and Sentry (`POST /api/{project}/envelope/`).
-async fn start_receiver() -> (String, Received) {
-    let received = Received::default();
-    let state = received.clone();
-    let server = HttpServer::new(move || {
-        let state = state.clone();
-        App::new()
-            .app_data(web::PayloadConfig::new(16 * 1024 * 1024))
-            .app_data(web::Data::new(state))
-            .route(
-                "/v1/traces",
-                web::post().to(|state: web::Data<Received>, body: web::Bytes| async move {
-                    state.traces.lock().expect("lock").push(body.to_vec());
-                    HttpResponse::Ok().finish()
-                }),
-            )
-            .route(
-                "/api/{project}/envelope/",
-                web::post().to(|state: web::Data<Received>, body: web::Bytes| async move {
-                    let text = String::from_utf8_lossy(&body).into_owned();
-                    state.envelopes.lock().expect("lock").push(text);
-                    HttpResponse::Ok().json(json!({}))
-                }),
-            )
-    })
-    .workers(1)
-    .bind(("127.0.0.1", 0))
-    .expect("bind receiver");
-    let addr = server.addrs()[0];
-    tokio::spawn(server.run());
-    (format!("http://{addr}"), received)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets() {
     keel_bootstrap::install_crypto_provider();
-    let (receiver, received) = start_receiver().await;
+    let received = Collector::start().await;
+    let receiver = received.base().to_owned();
     let db = TestDb::sqlite().await;
     let dir = std::env::temp_dir().join(format!("keel-obs-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -316,7 +242,7 @@ async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets()
     );
 
     // Sentry: the 500 once, with its request id, without personal data or secrets.
-    let envelopes = received.envelopes.lock().expect("lock").clone();
+    let envelopes = received.envelopes();
     let reports: Vec<&String> = envelopes
         .iter()
         .filter(|e| e.contains("obs-boom-1"))
