@@ -1,0 +1,4 @@
+(&Method::GET, ["{{plural}}"] | ["{{plural}}", _]) => Policy::ApiRead,
+(&Method::POST, ["{{plural}}"]) | (&Method::PUT | &Method::DELETE, ["{{plural}}", _]) => {
+    Policy::ApiWrite
+}
