@@ -1,9 +1,9 @@
 //! {{Humans}}: a bounded name and description, owned by the user who created them.
 //!
-//! Invariants: a [`{{Name}}Name`] has 1..=200 characters and a [`{{Name}}Description`]
-//! 0..=2000; every authenticated user may read {{a_human}}, only its owner may change or delete
-//! it; each change returns the events (`{{name}}.created`, `{{name}}.updated`,
-//! `{{name}}.deleted`) the store commits with it.
+//! Invariants: the name ([`{{Name}}Name`]) has 1..=200 characters and the description
+//! ([`{{Name}}Description`]) 0..=2000; every authenticated user may read {{a_human}}, only its
+//! owner may change or delete it. Each change returns the events the store commits with it:
+//! `{{name}}.created`, `{{name}}.updated`, `{{name}}.deleted`.
 
 use crate::Timestamp;
 use crate::event::DomainEvent;
