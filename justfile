@@ -87,6 +87,15 @@ bench-rate-limit:
 migrate action="up":
     cargo run -p keel-api -- migrate {{action}}
 
+# Generate a CRUD resource through every layer (docs/extending.md): just new-resource order,
+# just new-resource person --plural people.
+new-resource name *args:
+    scripts/new-resource {{name}} {{args}}
+
+# The generator's own check: generates into a scratch copy, builds, tests, curls (CI stage).
+check-new-resource:
+    scripts/check-new-resource
+
 # Print the OpenAPI document.
 openapi:
     cargo run -p keel-api -- openapi

@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod sessions;
 pub mod users;
 pub mod votes;
+// @new-resource: application-modules
 
 #[cfg(test)]
 mod fixtures;

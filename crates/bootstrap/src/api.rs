@@ -15,6 +15,7 @@ use keel_application::rate_limit::{CheckRateLimit, Quotas};
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_application::votes::CastVote;
+// @new-resource: bootstrap-imports
 use keel_auth::{Argon2Hasher, JwtCodec};
 use keel_domain::Timestamp;
 use keel_domain::rate_limit::Quota;
@@ -143,6 +144,7 @@ pub fn use_cases(
     let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone()));
     let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone()));
     let sessions: Arc<dyn Sessions> = Arc::new(SeaSessions::new(db.clone()));
+    // @new-resource: bootstrap-repositories
     let hasher: Arc<dyn PasswordHasher> =
         Arc::new(Argon2Hasher::new(None).context("building the password hasher")?);
     let auth = &config.auth;
@@ -171,6 +173,7 @@ pub fn use_cases(
     let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
     Ok(UseCases {
         rate_limit,
+        // @new-resource: bootstrap-use-cases
         authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
         register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
         get_user: GetUser::new(users.clone()),

@@ -8,6 +8,7 @@
 //! | `user.created` | `{user_id, email}` |
 //! | `post.created`, `post.updated`, `post.deleted` | `{post_id, owner_id}` |
 //! | `vote.created`, `vote.deleted` | `{post_id, user_id}` |
+//! <!-- @new-resource: event-doc -->
 
 use crate::post::PostId;
 use crate::user::{Email, UserId};
@@ -59,6 +60,7 @@ pub enum DomainEvent {
         /// The voter.
         user_id: UserId,
     },
+    // @new-resource: event-variants
 }
 
 impl DomainEvent {
@@ -72,6 +74,7 @@ impl DomainEvent {
             Self::PostDeleted { .. } => "post.deleted",
             Self::VoteCreated { .. } => "vote.created",
             Self::VoteDeleted { .. } => "vote.deleted",
+            // @new-resource: event-topics
         }
     }
 }

@@ -28,5 +28,6 @@ pub mod session;
 mod timestamp;
 pub mod user;
 pub mod vote;
+// @new-resource: domain-modules
 
 pub use timestamp::Timestamp;

@@ -25,6 +25,7 @@ mod sink;
 mod tokens;
 mod users;
 mod votes;
+// @new-resource: ports-modules
 
 pub use clock::Clock;
 pub use error::{BoxError, StoreError};
@@ -37,6 +38,7 @@ pub use sink::{DeliveryError, EventSink};
 pub use tokens::{AccessClaims, RefreshClaims, TokenCodec, TokenError};
 pub use users::Users;
 pub use votes::Votes;
+// @new-resource: ports-exports
 
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
@@ -58,3 +60,4 @@ pub use tokens::MockTokenCodec;
 pub use users::MockUsers;
 #[cfg(feature = "mocks")]
 pub use votes::MockVotes;
+// @new-resource: ports-mocks

@@ -6,6 +6,7 @@ use keel_application::sessions::SessionSummary;
 use keel_domain::user::User;
 use keel_ports::{Author, PostView};
 use serde::Serialize;
+// @new-resource: dto-imports
 
 /// `UserOut`.
 #[derive(Debug, Serialize)]
@@ -131,3 +132,4 @@ impl From<&SessionSummary> for SessionOut {
         }
     }
 }
+// @new-resource: dto-types

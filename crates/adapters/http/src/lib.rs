@@ -35,6 +35,7 @@ use keel_application::rate_limit::CheckRateLimit;
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_application::votes::CastVote;
+// @new-resource: http-imports
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -62,6 +63,7 @@ pub struct UseCases {
     pub update_post: UpdatePost,
     pub delete_post: DeletePost,
     pub cast_vote: CastVote,
+    // @new-resource: use-case-fields
     /// `None` when rate limiting is off.
     pub rate_limit: Option<CheckRateLimit>,
 }
@@ -171,6 +173,7 @@ pub fn build_app(
         .app_data(web::Data::new(u.delete_post))
         .app_data(web::Data::new(u.cast_vote))
         .app_data(web::Data::new(u.rate_limit))
+        // @new-resource: use-case-data
         // Outermost last: request_id → client_info → harden → cors → versioning →
         // render_problems → rate_limit → routes (see `middleware`).
         .wrap(from_fn(rate_limit::rate_limit))

@@ -233,6 +233,7 @@ fn ops() -> Vec<Op> {
             ],
             params: &[],
         },
+        // @new-resource: openapi-ops
     ]
 }
 
@@ -407,6 +408,7 @@ fn components() -> Value {
             "Vote": { "type": "object", "required": ["post_id", "dir"], "properties": {
                 "post_id": { "type": "integer", "format": "int64", "minimum": 1 }, "dir": { "type": "integer", "enum": [0, 1] } } },
             "Message": { "type": "object", "required": ["message"], "additionalProperties": false, "properties": { "message": { "type": "string" } } },
+            // @new-resource: openapi-schemas
             "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["ok"] } } },
             "Ready": { "type": "object", "required": ["status", "checks"], "properties": {
                 "status": { "type": "string", "enum": ["ok"] },

@@ -14,6 +14,7 @@ use keel_application::posts::PostError;
 use keel_application::sessions::RevokeSessionError;
 use keel_application::users::{GetUserError, RegisterError};
 use keel_application::votes::VoteError;
+// @new-resource: problem-imports
 use keel_domain::vote::VoteRuleError;
 use keel_ports::StoreError;
 use serde::Serialize;
@@ -398,6 +399,8 @@ impl From<VoteError> for Problem {
         }
     }
 }
+
+// @new-resource: problem-mappings
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,7 @@ pub fn policy_for(method: &Method, path: &str) -> Option<Policy> {
         (&Method::GET, ["posts"] | ["posts", _]) => Policy::ApiRead,
         (&Method::POST, ["posts"] | ["vote"]) => Policy::ApiWrite,
         (&Method::PUT | &Method::DELETE, ["posts", _]) => Policy::ApiWrite,
+        // @new-resource: rate-limit-policies
         _ => return None,
     };
     Some(policy)

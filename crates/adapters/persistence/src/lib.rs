@@ -29,6 +29,7 @@ mod sessions;
 mod transaction;
 mod users;
 mod votes;
+// @new-resource: persistence-modules
 
 pub use connection::{PoolStats, connect, ping, pool_stats};
 pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
@@ -37,3 +38,4 @@ pub use posts::SeaPosts;
 pub use sessions::SeaSessions;
 pub use users::SeaUsers;
 pub use votes::SeaVotes;
+// @new-resource: persistence-exports

@@ -25,6 +25,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/posts/{id}"),
     ("DELETE", "/api/v1/posts/{id}"),
     ("POST", "/api/v1/vote"),
+    // @new-resource: fuzz-routes
     ("GET", "/api/posts/{id}"),
     ("GET", "/health"),
     ("GET", "/ready"),

@@ -17,6 +17,7 @@ mod security;
 mod system;
 mod users;
 mod votes;
+// @new-resource: api-tests
 
 /// Runs each named scenario `async fn name(db: TestDb)` once per configured backend.
 #[macro_export]

@@ -9,3 +9,4 @@ mod rate_limit;
 mod session;
 mod values;
 mod vote;
+// @new-resource: domain-properties

@@ -6,6 +6,7 @@ pub(crate) mod posts;
 pub(crate) mod system;
 pub(crate) mod users;
 pub(crate) mod votes;
+// @new-resource: route-modules
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
@@ -33,6 +34,7 @@ pub(crate) fn configure_v1(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(posts::delete)),
         )
         .service(resource("/vote").route(web::post().to(votes::vote)));
+    // @new-resource: route-configure
 }
 
 /// A resource whose unmatched methods answer 405 (not the app's 404 default).

@@ -13,3 +13,4 @@ pub mod refresh_token;
 pub mod session_family;
 pub mod user;
 pub mod vote;
+// @new-resource: entity-modules

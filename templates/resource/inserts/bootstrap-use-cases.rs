@@ -1,0 +1,5 @@
+list_{{plural}}: List{{Plural}}::new({{plural}}.clone()),
+get_{{name}}: Get{{Name}}::new({{plural}}.clone()),
+create_{{name}}: Create{{Name}}::new({{plural}}.clone(), clock.clone()),
+update_{{name}}: Update{{Name}}::new({{plural}}.clone(), clock.clone()),
+delete_{{name}}: Delete{{Name}}::new({{plural}}),

@@ -1,0 +1,1 @@
+use keel_domain::{{name}}::{{Name}};

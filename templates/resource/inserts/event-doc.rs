@@ -1,0 +1,1 @@
+//! | `{{name}}.created`, `{{name}}.updated`, `{{name}}.deleted` | `{{{name}}_id, owner_id}` |

@@ -1,0 +1,1 @@
+Box::new({{migration}}::Migration),

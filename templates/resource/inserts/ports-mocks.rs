@@ -1,0 +1,2 @@
+#[cfg(feature = "mocks")]
+pub use {{plural}}::Mock{{Plural}};

@@ -1,0 +1,1 @@
+use keel_application::{{plural}}::{{Name}}Error;

@@ -1,0 +1,1 @@
+{{plural}}::configure(cfg);
