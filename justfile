@@ -18,11 +18,17 @@ test-all *args:
 browser-tests *args:
     scripts/browser-tests {{args}}
 
-# One suite of the test taxonomy (.config/nextest.toml, docs/testing.md); extra arguments go
-# to nextest, e.g. `just test-security refresh`.
+# `just --list` shows the comment line right above a recipe, so each recipe has a one-line
+# summary there.
+
+# The test-* recipes run one suite of the test taxonomy each (.config/nextest.toml,
+# docs/testing.md); extra arguments go to nextest, e.g. `just test-security refresh`.
+
+# Unit suite: in-crate tests of every crate but keel-application.
 test-unit *args:
     cargo nextest run --workspace -P unit {{args}}
 
+# Property suite: keel-domain's proptest invariants.
 test-property *args:
     cargo nextest run --workspace -P property {{args}}
 
@@ -30,20 +36,25 @@ test-property *args:
 test-properties *args:
     cargo nextest run --workspace -P property {{args}}
 
+# Application suite: the use cases against mocked ports.
 test-application *args:
     cargo nextest run --workspace -P application {{args}}
 
+# Integration suite: adapters and the HTTP app against real SQLite, PostgreSQL and Redis.
 test-integration *args:
     cargo nextest run --workspace -P integration {{args}}
 
+# End-to-end suite: the real api and worker binaries as processes.
 test-e2e *args:
     cargo nextest run --workspace -P e2e {{args}}
 
+# Security suite: auth abuse and hostile input.
 test-security *args:
     cargo nextest run --workspace -P security {{args}}
 
 # The OpenAPI contract: documented routes and problems, served == docs/openapi.json, and no
-# unacknowledged breaking change against the previous commit.
+# unacknowledged breaking change against the previous commit (scripts/openapi-breaking).
+# Contract suite: the OpenAPI document, its snapshot and its breaking changes.
 test-contract *args:
     cargo nextest run --workspace -P contract {{args}}
     scripts/openapi-breaking
@@ -52,8 +63,8 @@ test-contract *args:
 coverage *args:
     scripts/test --coverage {{args}}
 
-# Mutation testing of keel-domain (about two hours on two cores; docs/testing.md records the
-# last result). `just mutants -f crates/domain/src/vote.rs` tests one file.
+# 314 mutants, about 70 minutes on two cores; docs/testing.md records the last result.
+# Mutation testing of keel-domain (`just mutants -f crates/domain/src/vote.rs`: one file).
 mutants *args:
     scripts/mutants {{args}}
 

@@ -580,6 +580,17 @@ mod tests {
     }
 
     #[test]
+    fn doubling_past_the_i32_factor_stays_at_the_cap() {
+        // Exponent 31: 2^31 does not fit the i32 factor; the cap applies without multiplying.
+        let policy = RetryPolicy::new(100, Duration::seconds(1)).expect("valid");
+        assert_eq!(policy.nominal_delay(32), MAX_RETRY_DELAY);
+        assert_eq!(policy.nominal_delay(31), MAX_RETRY_DELAY);
+        // A backoff whose product overflows the duration is capped too.
+        let huge = RetryPolicy::new(100, Duration::MAX).expect("valid");
+        assert_eq!(huge.nominal_delay(2), MAX_RETRY_DELAY);
+    }
+
+    #[test]
     fn jitter_shortens_by_at_most_a_fifth() {
         let policy = RetryPolicy::new(5, Duration::seconds(100)).expect("valid");
         assert_eq!(policy.delay(1, Jitter::NONE), Duration::seconds(100));
@@ -677,6 +688,8 @@ mod tests {
         assert_eq!(kept.chars().count(), LAST_ERROR_MAX_CHARS);
         assert!(kept.ends_with('…'));
         assert_eq!(last_error_text("short"), "short");
+        let longest = "x".repeat(LAST_ERROR_MAX_CHARS);
+        assert_eq!(last_error_text(&longest), longest);
     }
 
     #[test]

@@ -407,6 +407,54 @@ mod tests {
     }
 
     #[test]
+    fn a_decision_reports_its_budget_and_window() {
+        let w = Window::containing(30, 60);
+        let d = Decision::from_count(Policy::ApiWrite, quota(7, 60), w, 2);
+        assert_eq!(d.policy(), Policy::ApiWrite);
+        assert_eq!((d.limit(), d.remaining(), d.resets_in()), (7, 5, 30));
+        assert_eq!(d.retry_after(), 30);
+    }
+
+    #[test]
+    fn on_equal_verdicts_the_later_reset_then_the_receiver_decides() {
+        // Windows longer than 2^32 s: the reset times differ by one second, which the rank
+        // must still tell apart.
+        let long = 1_u64 << 33;
+        let sooner = Decision::from_count(
+            Policy::ApiRead,
+            quota(5, long),
+            Window::containing(1, long),
+            1,
+        );
+        let later = Decision::from_count(
+            Policy::ApiRead,
+            quota(5, long + 1),
+            Window::containing(0, long + 1),
+            1,
+        );
+        assert_eq!(
+            (sooner.resets_in(), later.resets_in()),
+            (long - 1, long + 1)
+        );
+        assert_eq!(sooner.tighter(later), later);
+        assert_eq!(later.tighter(sooner), later);
+        let next = Decision::from_count(
+            Policy::ApiRead,
+            quota(5, long),
+            Window::containing(0, long),
+            1,
+        );
+        assert_eq!(next.resets_in(), long);
+        assert_eq!(next.tighter(later), later);
+        // A full tie (same verdict, remaining and reset): the receiver's budget is reported.
+        let w = Window::containing(0, 60);
+        let read = Decision::from_count(Policy::ApiRead, quota(5, 60), w, 5);
+        let write = Decision::from_count(Policy::ApiWrite, quota(9, 60), w, 9);
+        assert_eq!(read.tighter(write), read);
+        assert_eq!(write.tighter(read), write);
+    }
+
+    #[test]
     fn addresses_group_ipv6_by_network_and_unmap_ipv4() {
         let mapped: IpAddr = "::ffff:10.1.2.3".parse().expect("ip");
         assert_eq!(

@@ -322,7 +322,7 @@ mod tests {
     #[test]
     fn email_debug_is_redacted() {
         let email = Email::parse("alice@example.com").expect("valid");
-        assert!(!format!("{email:?}").contains("alice"));
+        assert_eq!(format!("{email:?}"), "Email(<redacted>)");
     }
 
     #[test]
@@ -335,7 +335,7 @@ mod tests {
             Err(PasswordError::TooLong)
         );
         let password = Password::parse("correct horse").expect("valid");
-        assert!(!format!("{password:?}").contains("horse"));
+        assert_eq!(format!("{password:?}"), "Password(<redacted>)");
         assert_eq!(password.expose(), "correct horse");
     }
 
