@@ -3,7 +3,8 @@
 //! The traits keel's use cases need from the world, one per need: storage of users, posts,
 //! votes and sessions, password hashing, token encoding and the clock, and — for the outbox
 //! relay — the delivery side of the outbox ([`Outbox`]) and the places events go ([`EventSink`]),
-//! and the rate limiter's counters ([`RateLimiter`]). Each trait's doc comment is its
+//! the rate limiter's counters ([`RateLimiter`]), and the OAuth / OpenID Connect identity
+//! providers ([`IdentityProvider`]). Each trait's doc comment is its
 //! contract; adapters keep it and tests hold them to it.
 //!
 //! Ports are object-safe `Send + Sync` traits, held as `Arc<dyn Port>` by the use cases. No
@@ -17,6 +18,7 @@
 mod clock;
 mod error;
 mod hasher;
+mod oauth;
 mod outbox;
 mod posts;
 mod rate_limit;
@@ -29,6 +31,7 @@ mod votes;
 pub use clock::Clock;
 pub use error::{BoxError, StoreError};
 pub use hasher::{HashError, PasswordHasher};
+pub use oauth::{AuthorizeRequest, CodeExchange, IdentityProvider, ProviderError};
 pub use outbox::{Outbox, OutboxStats};
 pub use posts::{Author, PostQuery, PostView, Posts};
 pub use rate_limit::{RateLimiter, RateLimiterError};
@@ -42,6 +45,8 @@ pub use votes::Votes;
 pub use clock::MockClock;
 #[cfg(feature = "mocks")]
 pub use hasher::MockPasswordHasher;
+#[cfg(feature = "mocks")]
+pub use oauth::MockIdentityProvider;
 #[cfg(feature = "mocks")]
 pub use outbox::MockOutbox;
 #[cfg(feature = "mocks")]
