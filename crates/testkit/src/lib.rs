@@ -1,10 +1,13 @@
 //! # keel-testkit
 //!
 //! Test support for keel's crates (a dev-dependency only): per-test databases ([`db`]) and, with the `app` feature, the running application
-//! (`app::TestApp`).
+//! (`app::TestApp`); with the `oauth-fake` feature, local fake identity providers
+//! (`oauth_fake`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "app")]
 pub mod app;
 pub mod db;
 pub mod deploy_metrics;
+#[cfg(feature = "oauth-fake")]
+pub mod oauth_fake;
