@@ -55,7 +55,11 @@ const SIGNING_KEY_PEM: &str = include_str!("../fixtures/oauth/test-rsa-signing-k
 const OTHER_KEY_PEM: &str = include_str!("../fixtures/oauth/test-rsa-other-key.pem");
 /// The served JWKS.
 const JWKS: &str = include_str!("../fixtures/oauth/test-jwks.json");
-/// The `kid` of the signing key in [`JWKS`].
+/// The served JWKS after [`Knobs::rotated_keys`]: both keys.
+const ROTATED_JWKS: &str = include_str!("../fixtures/oauth/test-jwks-rotated.json");
+/// The `kid` of the second key once it is published.
+pub const ROTATED_KEY_ID: &str = "keel-test-rsa-2";
+/// The `kid` of the signing key in the served JWKS.
 pub const KEY_ID: &str = "keel-test-rsa-1";
 /// The tenant id in the fake Microsoft's tokens.
 pub const MICROSOFT_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
@@ -138,6 +142,9 @@ pub struct Knobs {
     pub delay: Duration,
     /// The ID token carries no email; only the userinfo endpoint has it.
     pub email_only_in_userinfo: bool,
+    /// Key rotation: the JWKS publishes a second key and ID tokens are signed with it
+    /// (`kid` [`ROTATED_KEY_ID`]).
+    pub rotated_keys: bool,
 }
 
 /// What a token endpoint saw, for assertions.
@@ -435,10 +442,11 @@ async fn discovery(shared: web::Data<Shared>) -> HttpResponse {
     }))
 }
 
-async fn jwks() -> HttpResponse {
+async fn jwks(shared: web::Data<Shared>) -> HttpResponse {
+    let rotated = shared.lock().knobs.rotated_keys;
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(JWKS)
+        .body(if rotated { ROTATED_JWKS } else { JWKS })
 }
 
 async fn authorize(shared: web::Data<Shared>, request: HttpRequest) -> HttpResponse {
@@ -697,10 +705,14 @@ fn id_token(knobs: &Knobs, issuer: &str, nonce: Option<String>, microsoft: bool)
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(if behaviour == Behaviour::UnknownKey {
         "rotated-away".to_owned()
+    } else if knobs.rotated_keys {
+        ROTATED_KEY_ID.to_owned()
     } else {
         KEY_ID.to_owned()
     });
-    let pem = if matches!(behaviour, Behaviour::BadSignature | Behaviour::UnknownKey) {
+    let pem = if knobs.rotated_keys
+        || matches!(behaviour, Behaviour::BadSignature | Behaviour::UnknownKey)
+    {
         OTHER_KEY_PEM
     } else {
         SIGNING_KEY_PEM

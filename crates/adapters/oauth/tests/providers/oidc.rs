@@ -128,6 +128,22 @@ async fn every_id_token_defect_is_an_invalid_token_response() {
 }
 
 #[tokio::test]
+async fn a_rotated_signing_key_is_picked_up_by_refetching_the_jwks() {
+    let fake = FakeProvider::start().await;
+    let provider = one(oidc_settings(&fake.issuer()), &options());
+    // The first login caches the JWKS (one key).
+    sign_in(provider.as_ref(), &fake)
+        .await
+        .expect("first login");
+    // The provider rotates: a new key signs, the cached set lacks its kid.
+    fake.configure(|knobs| knobs.rotated_keys = true);
+    let identity = sign_in(provider.as_ref(), &fake)
+        .await
+        .expect("after rotation");
+    assert_eq!(identity.issuer, fake.issuer());
+}
+
+#[tokio::test]
 async fn a_refused_code_is_an_exchange_failure() {
     let fake = FakeProvider::start().await;
     fake.set_behaviour(Behaviour::TokenError);
