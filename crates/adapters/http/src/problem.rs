@@ -399,76 +399,6 @@ impl From<VoteError> for Problem {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn body_carries_every_member_of_the_contract() {
-        let problem = Problem::validation(vec![FieldError::new(
-            &["body", "title"],
-            "Field required",
-            "missing",
-        )]);
-        let body = problem.body("/api/posts", Some("req-1"));
-        assert_eq!(
-            body,
-            serde_json::json!({
-                "type": "about:blank", "title": "Unprocessable Entity", "status": 422,
-                "detail": "Request validation failed", "instance": "/api/posts",
-                "error_code": "validation_error", "trace_id": "req-1",
-                "errors": [{"loc": ["body", "title"], "msg": "Field required", "type": "missing"}]
-            })
-        );
-    }
-
-    #[test]
-    fn statuses_without_a_handler_get_stable_codes() {
-        assert_eq!(
-            Problem::for_status(StatusCode::NOT_FOUND).error_code(),
-            "not_found"
-        );
-        assert_eq!(
-            Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).error_code(),
-            "method_not_allowed"
-        );
-        assert_eq!(
-            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).error_code(),
-            "payload_too_large"
-        );
-        assert_eq!(
-            Problem::for_status(StatusCode::BAD_GATEWAY).error_code(),
-            "internal_error"
-        );
-        let body = Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).body("/x", None);
-        assert_eq!(body["detail"], "Method Not Allowed");
-        assert!(body.get("trace_id").is_none());
-    }
-
-    #[test]
-    fn unauthorized_responses_challenge_for_a_bearer_token() {
-        let response = Problem::unauthorized("Not authenticated").error_response();
-        assert_eq!(
-            response
-                .headers()
-                .get(header::WWW_AUTHENTICATE)
-                .map(|v| v.as_bytes()),
-            Some(&b"Bearer"[..])
-        );
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    }
-
-    #[test]
-    fn internal_errors_hide_their_cause() {
-        let problem: Problem = StoreError::Unexpected("password=hunter2 in SQL".into()).into();
-        let body = problem.body("/x", None);
-        assert_eq!(body["detail"], "Internal Server Error");
-        assert!(!body.to_string().contains("hunter2"));
-        let unavailable: Problem = StoreError::Unavailable("refused".into()).into();
-        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
-    }
-}
-
 impl From<keel_application::oauth::ProviderLookupError> for Problem {
     fn from(error: keel_application::oauth::ProviderLookupError) -> Self {
         use keel_application::oauth::ProviderLookupError as E;
@@ -568,5 +498,75 @@ impl From<keel_application::oauth::CallbackError> for Problem {
             E::Store(e) => e.into(),
             other => Self::internal(&other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_carries_every_member_of_the_contract() {
+        let problem = Problem::validation(vec![FieldError::new(
+            &["body", "title"],
+            "Field required",
+            "missing",
+        )]);
+        let body = problem.body("/api/posts", Some("req-1"));
+        assert_eq!(
+            body,
+            serde_json::json!({
+                "type": "about:blank", "title": "Unprocessable Entity", "status": 422,
+                "detail": "Request validation failed", "instance": "/api/posts",
+                "error_code": "validation_error", "trace_id": "req-1",
+                "errors": [{"loc": ["body", "title"], "msg": "Field required", "type": "missing"}]
+            })
+        );
+    }
+
+    #[test]
+    fn statuses_without_a_handler_get_stable_codes() {
+        assert_eq!(
+            Problem::for_status(StatusCode::NOT_FOUND).error_code(),
+            "not_found"
+        );
+        assert_eq!(
+            Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).error_code(),
+            "method_not_allowed"
+        );
+        assert_eq!(
+            Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).error_code(),
+            "payload_too_large"
+        );
+        assert_eq!(
+            Problem::for_status(StatusCode::BAD_GATEWAY).error_code(),
+            "internal_error"
+        );
+        let body = Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).body("/x", None);
+        assert_eq!(body["detail"], "Method Not Allowed");
+        assert!(body.get("trace_id").is_none());
+    }
+
+    #[test]
+    fn unauthorized_responses_challenge_for_a_bearer_token() {
+        let response = Problem::unauthorized("Not authenticated").error_response();
+        assert_eq!(
+            response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.as_bytes()),
+            Some(&b"Bearer"[..])
+        );
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let problem: Problem = StoreError::Unexpected("password=hunter2 in SQL".into()).into();
+        let body = problem.body("/x", None);
+        assert_eq!(body["detail"], "Internal Server Error");
+        assert!(!body.to_string().contains("hunter2"));
+        let unavailable: Problem = StoreError::Unavailable("refused".into()).into();
+        assert_eq!(unavailable.status(), StatusCode::SERVICE_UNAVAILABLE);
     }
 }
