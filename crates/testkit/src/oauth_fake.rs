@@ -197,6 +197,7 @@ impl Shared {
 pub struct FakeProvider {
     shared: Shared,
     handle: ServerHandle,
+    addr: std::net::SocketAddr,
 }
 
 impl std::fmt::Debug for FakeProvider {
@@ -256,12 +257,19 @@ impl FakeProvider {
         })
         .workers(1)
         .disable_signals()
+        // One request per connection: no kept-alive connection outlives `stop`, so a stopped
+        // fake is down for every client at once.
+        .keep_alive(actix_web::http::KeepAlive::Disabled)
         .listen(listener)
         .expect("listen")
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        Self { shared, handle }
+        Self {
+            shared,
+            handle,
+            addr,
+        }
     }
 
     /// `http://127.0.0.1:{port}`: the base URL of every route (`test_base_url`).
@@ -332,9 +340,24 @@ impl FakeProvider {
         authorize_redirect(&self.shared, &params).expect("the authorize URL has a redirect_uri")
     }
 
-    /// Stops the server (later requests fail to connect).
+    /// Stops the server; once this returns, requests fail to connect.
+    ///
+    /// # Panics
+    /// When the port still accepts connections after 5 s.
     pub async fn stop(&self) {
         self.handle.stop(false).await;
+        // The stop command returns before the listener is closed: wait until it is.
+        for _ in 0..250 {
+            if std::net::TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "the fake provider at {} still accepts connections",
+            self.addr
+        );
     }
 }
 
