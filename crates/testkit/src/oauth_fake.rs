@@ -260,6 +260,9 @@ impl FakeProvider {
         // One request per connection: no kept-alive connection outlives `stop`, so a stopped
         // fake is down for every client at once.
         .keep_alive(actix_web::http::KeepAlive::Disabled)
+        // A loaded CI machine can take seconds to send a request head; the default 5 s answer
+        // (408) would look like a provider failure.
+        .client_request_timeout(Duration::from_secs(60))
         .listen(listener)
         .expect("listen")
         .run();
