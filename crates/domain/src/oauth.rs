@@ -641,4 +641,39 @@ mod tests {
             LinkDecision::Refuse(LinkRefusal::ProviderAlreadyLinked)
         );
     }
+
+    #[test]
+    fn refusals_and_rejections_read_as_sentences() {
+        let texts: Vec<String> = [
+            StateRejection::Expired,
+            StateRejection::OtherProvider,
+            StateRejection::OtherBrowser,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .chain(
+            [
+                LinkRefusal::EmailRequired,
+                LinkRefusal::EmailUnverified,
+                LinkRefusal::IdentityAlreadyLinked,
+                LinkRefusal::ProviderAlreadyLinked,
+            ]
+            .iter()
+            .map(ToString::to_string),
+        )
+        .collect();
+        assert_eq!(
+            texts,
+            [
+                "the state has expired",
+                "the state was issued for another provider",
+                "the state was started in another browser",
+                "the provider did not share an email address",
+                "the provider has not verified this email address",
+                "this identity is already linked to another account",
+                "this account is already linked to another identity of this provider",
+            ]
+        );
+        assert_eq!(format!("{:?}", Nonce::new("n".into())), "Nonce(\"n\")");
+    }
 }
