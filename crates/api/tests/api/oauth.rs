@@ -456,6 +456,39 @@ async fn start_and_the_binding_cookie_follow_the_contract() {
     .await;
     assert_eq!(res.status, 307);
 
+    // Over HTTPS (a trusted proxy says so) the cookie is Secure and the callback is https.
+    let proxied = oauth_app(
+        TestDb::sqlite().await,
+        &fake,
+        &[("TRUST_PROXY_HEADERS", "true")],
+    )
+    .await;
+    let request = proxied
+        .client
+        .get(format!("{}{START}", proxied.base_url))
+        .header("x-forwarded-proto", "https");
+    let res = TestApp::read(request).await;
+    assert_eq!(res.status, 307);
+    let cookie = res.header("set-cookie").expect("Set-Cookie");
+    assert!(cookie.split(';').any(|a| a.trim() == "Secure"), "{cookie}");
+    let location = res.header("location").expect("Location");
+    assert!(
+        query_of(location)["redirect_uri"].starts_with("https://127.0.0.1:"),
+        "{location}"
+    );
+    // Behind a proxy the public origin is configured.
+    let public = oauth_app(
+        TestDb::sqlite().await,
+        &fake,
+        &[("OAUTH_PUBLIC_BASE_URL", "https://api.example.com/")],
+    )
+    .await;
+    let res = TestApp::read(public.client.get(format!("{}{START}", public.base_url))).await;
+    assert_eq!(
+        query_of(res.header("location").expect("Location"))["redirect_uri"],
+        "https://api.example.com/api/v1/auth/oauth/oidc/callback"
+    );
+
     // Without providers the list is empty.
     let bare = TestApp::spawn(TestDb::sqlite().await).await;
     let res = bare.get("/api/v1/auth/oauth/providers", None).await;
