@@ -456,7 +456,15 @@ impl CompleteOAuth {
                         .await?;
                     Ok(user)
                 }
-                LinkDecision::LinkAndLogin(user) => accounts.link(user, &link).await.map(|()| user),
+                LinkDecision::LinkAndLogin(user) => {
+                    let linked = accounts.link(user, &link).await;
+                    if linked.is_ok() {
+                        accounts
+                            .record_login(flow.provider, issuer, subject, now)
+                            .await?;
+                    }
+                    linked.map(|()| user)
+                }
                 LinkDecision::CreateUser(email) => {
                     let new = NewUser {
                         email,

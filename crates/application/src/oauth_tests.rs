@@ -532,6 +532,10 @@ async fn a_verified_email_links_to_its_account() {
         })
         .times(1)
         .returning(|_, _| Ok(()));
+    a.expect_record_login()
+        .withf(|_, _, sub, at| sub == "s" && *at == now())
+        .times(1)
+        .returning(|_, _, _, _| Ok(()));
     let h = harness(Ok(identity("s", Some("U5@example.com"), true)), users, a);
     signed_in_as(h.callback(None).await, 5);
 }

@@ -38,7 +38,7 @@ pub trait OAuthAccounts: Send + Sync {
     /// [`StoreError`] when the store fails.
     async fn has_provider(&self, user: UserId, provider: Provider) -> Result<bool, StoreError>;
 
-    /// Links `link` to `user`.
+    /// Links `link` to `user` (a link is not a login: `last_login_at` stays empty).
     ///
     /// # Errors
     /// MUST return [`StoreError::Conflict`] when the identity is linked already (to anyone) or
@@ -46,8 +46,8 @@ pub trait OAuthAccounts: Send + Sync {
     /// does not exist.
     async fn link(&self, user: UserId, link: &IdentityLink) -> Result<(), StoreError>;
 
-    /// Creates `user` (no password) with `link` linked, and the events [`NewUser::events`]
-    /// emits, in one transaction.
+    /// Creates `user` (no password) with `link` linked — its first login at `link.at` — and
+    /// the events [`NewUser::events`] emits, in one transaction.
     ///
     /// # Errors
     /// MUST return [`StoreError::Conflict`] when the email is registered or the identity is

@@ -207,6 +207,16 @@ async fn a_verified_email_links_and_an_unverified_one_is_refused(db: TestDb) {
     let res = sign_in(&app, &fake).await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(me(&app, &res.body).await["id"], alice.id);
+    let rows = app
+        .db
+        .connection()
+        .query_all_raw(sea_orm::Statement::from_string(
+            app.db.backend(),
+            "SELECT user_id FROM oauth_accounts WHERE provider_subject = 'sub-alice' AND last_login_at IS NOT NULL",
+        ))
+        .await
+        .expect("oauth_accounts");
+    assert_eq!(rows.len(), 1, "the linking sign-in is recorded as a login");
 
     fake.set_identity("sub-bob", Some("bob@example.com"), json!(false));
     let res = sign_in(&app, &fake).await;
