@@ -22,6 +22,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261128_000001_initial;
 mod m20261201_000002_outbox_notify;
+mod m20261203_000004_oauth_flows;
 // @new-resource: migration-modules
 
 pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261201_000002_outbox_notify::Migration),
+            Box::new(m20261203_000004_oauth_flows::Migration),
             // @new-resource: migration-list
         ]
     }
@@ -63,6 +65,7 @@ mod tests {
             [
                 "m20261128_000001_initial",
                 "m20261201_000002_outbox_notify",
+                "m20261203_000004_oauth_flows",
                 // @new-resource: migration-names
             ]
         );

@@ -177,25 +177,40 @@ impl Login {
             Some(user) if verified => user,
             _ => return Err(LoginError::InvalidCredentials),
         };
-        let now = self.clock.now();
-        let family = SessionFamily::start(
-            FamilyId::new(Uuid::new_v4()),
-            user.id,
-            TokenId::new(Uuid::new_v4()),
-            user_agent,
-            now,
-            &self.policy,
-        );
-        self.sessions.create(&family).await?;
-        tracing::info!(user_id = user.id.get(), family_id = %family.id(), "login succeeded");
-        Ok(sign_pair(
+        let pair = start_session::<LoginError>(
+            self.sessions.as_ref(),
             self.tokens.as_ref(),
             user.id,
-            family.id(),
-            family.current(),
-            now,
-        )?)
+            user_agent,
+            self.clock.now(),
+            &self.policy,
+        )
+        .await?;
+        tracing::info!(user_id = user.id.get(), "login succeeded");
+        Ok(pair)
     }
+}
+
+/// Starts a session family for `user` (a login of any kind) and signs its first pair.
+pub(crate) async fn start_session<E: From<TokenError> + From<StoreError>>(
+    sessions: &dyn Sessions,
+    tokens: &dyn TokenCodec,
+    user: UserId,
+    user_agent: Option<&str>,
+    now: Timestamp,
+    policy: &SessionPolicy,
+) -> Result<TokenPair, E> {
+    let family = SessionFamily::start(
+        FamilyId::new(Uuid::new_v4()),
+        user,
+        TokenId::new(Uuid::new_v4()),
+        user_agent,
+        now,
+        policy,
+    );
+    sessions.create(&family).await?;
+    tracing::debug!(user_id = user.get(), family_id = %family.id(), "session started");
+    Ok(sign_pair(tokens, user, family.id(), family.current(), now)?)
 }
 
 /// Why a refresh token was refused.

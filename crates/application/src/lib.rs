@@ -5,6 +5,8 @@
 //! and hands state plus events to one port call that commits both. Each operation has its own
 //! error enum naming what happened, so the HTTP adapter maps every outcome in one place.
 //!
+//! OAuth / OpenID Connect sign-in and account linking live in [`oauth`].
+//!
 //! The outbox relay ([`outbox::RelayOutbox`]) delivers the events those commits recorded.
 //!
 //! The crate is runtime-agnostic: no tokio, no framework.
@@ -12,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod oauth;
 pub mod outbox;
 pub mod posts;
 pub mod rate_limit;

@@ -5,11 +5,16 @@
 //! lazily, `/health` answers at once, `/ready` stays 503 until the database answers and (when
 //! `DATABASE_MIGRATE_ON_START`) the pending migrations are applied. The rate limiter uses Redis
 //! when `REDIS_URL` is set (applying `RATE_LIMIT_FAIL_OPEN` per request while it is down) and
-//! an in-process limiter otherwise.
+//! an in-process limiter otherwise. OAuth flows in progress live in Redis when `REDIS_URL` is
+//! set, else in the database; the enabled identity providers are built by `keel-oauth` from
+//! the configured credentials (no network request at start-up).
 
 use crate::config::Config;
 use anyhow::Context;
 use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
+use keel_application::oauth::{
+    AccountPorts, CompleteOAuth, FlowPolicy, OAuthProviders, StartOAuth,
+};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
 use keel_application::rate_limit::{CheckRateLimit, Quotas};
 use keel_application::sessions::{ListSessions, RevokeSession};
@@ -23,9 +28,16 @@ use keel_domain::session::SessionPolicy;
 use keel_http::client_addr::ProxyTrust;
 use keel_http::cors::CorsSettings;
 use keel_http::hardening::{DEFAULT_CSP, HardeningSettings, TrustedHosts};
-use keel_http::{EdgeSettings, HttpSettings, Readiness, ReadinessReport, ShutdownFlag, UseCases};
-use keel_persistence::{SeaPosts, SeaSessions, SeaUsers, SeaVotes};
-use keel_ports::{Clock, PasswordHasher, Posts, RateLimiter, Sessions, TokenCodec, Users, Votes};
+use keel_http::{
+    EdgeSettings, HttpSettings, OAuthSettings, Readiness, ReadinessReport, ShutdownFlag, UseCases,
+};
+use keel_persistence::{
+    SeaOAuthAccounts, SeaOAuthFlows, SeaPosts, SeaSessions, SeaUsers, SeaVotes,
+};
+use keel_ports::{
+    Clock, IdentityProvider, OAuthAccounts, OAuthFlows, PasswordHasher, Posts, Random, RateLimiter,
+    Sessions, TokenCodec, Users, Votes,
+};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 use std::future::Future;
@@ -43,6 +55,52 @@ impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::new(time::OffsetDateTime::now_utc())
     }
+}
+
+/// The operating system's CSPRNG.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl Random for OsRandom {
+    fn fill(&self, dest: &mut [u8]) {
+        if let Err(error) = getrandom::fill(dest) {
+            // No secret may ever come from a weaker source; the OS RNG failing is not
+            // recoverable (it does not happen on a working Linux kernel).
+            panic!("the operating system's random number generator failed: {error}");
+        }
+    }
+}
+
+/// The enabled identity providers, built from the configured credentials.
+///
+/// # Errors
+/// When a provider's settings are unusable (an Apple key that does not parse, an issuer URL
+/// refused in production, …).
+pub fn identity_providers(config: &Config) -> anyhow::Result<Vec<Arc<dyn IdentityProvider>>> {
+    let settings: Vec<keel_oauth::ProviderSettings> = config
+        .oauth
+        .providers
+        .iter()
+        .map(|p| {
+            let mut settings = keel_oauth::ProviderSettings::new(
+                p.provider,
+                p.client_id.clone(),
+                p.client_secret.expose_secret(),
+            );
+            if let Some((team, key)) = &p.apple_team_and_key {
+                settings.apple_team_id = Some(team.clone());
+                settings.apple_key_id = Some(key.clone());
+            }
+            settings.issuer_url.clone_from(&p.issuer_url);
+            settings.display_name.clone_from(&p.display_name);
+            settings
+        })
+        .collect();
+    let options = keel_oauth::HttpOptions {
+        timeout: Duration::from_secs(config.oauth.http_timeout_seconds),
+        allow_insecure: config.environment != crate::config::Environment::Production,
+    };
+    keel_oauth::build(&settings, &options).context("configuring the OAuth providers")
 }
 
 /// Opens the database pool (lazily for PostgreSQL, so start-up does not wait for it).
@@ -171,7 +229,41 @@ pub fn use_cases(
         ),
     };
     let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
+    let providers = OAuthProviders::new(identity_providers(config)?);
+    let flows: Arc<dyn OAuthFlows> = match redis {
+        Some(pool) => Arc::new(keel_redis::RedisOAuthFlows::new(
+            pool.clone(),
+            config.rate_limit.key_prefix.clone(),
+        )),
+        None => Arc::new(SeaOAuthFlows::new(db.clone())),
+    };
+    let oauth_accounts: Arc<dyn OAuthAccounts> = Arc::new(SeaOAuthAccounts::new(db.clone()));
+    let start_oauth = StartOAuth::new(
+        providers.clone(),
+        flows.clone(),
+        Arc::new(OsRandom),
+        clock.clone(),
+        FlowPolicy {
+            state_ttl: time::Duration::seconds(
+                i64::try_from(config.oauth.state_expire_seconds).unwrap_or(i64::MAX / 2),
+            ),
+        },
+    );
+    let complete_oauth = CompleteOAuth::new(
+        providers,
+        flows,
+        AccountPorts {
+            users: users.clone(),
+            accounts: oauth_accounts,
+            sessions: sessions.clone(),
+            tokens: tokens.clone(),
+        },
+        clock.clone(),
+        policy,
+    );
     Ok(UseCases {
+        start_oauth,
+        complete_oauth,
         rate_limit,
         // @new-resource: bootstrap-use-cases
         authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
@@ -310,6 +402,11 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
         frontend_enabled: config.features.frontend,
         edge: edge_settings(config)?,
         observer: keel_http::observe::Observer(Arc::new(observer)),
+        oauth: OAuthSettings {
+            public_base_url: config.oauth.public_base_url.clone(),
+            frontend_callback_url: config.oauth.frontend_callback_url.clone(),
+            state_ttl_seconds: config.oauth.state_expire_seconds,
+        },
     };
     let shutdown = ShutdownFlag::default();
     let app_shutdown = shutdown.clone();

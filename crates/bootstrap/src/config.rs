@@ -215,7 +215,7 @@ pub struct ObservabilityConfig {
     pub log_filter: String,
 }
 
-/// OAuth settings shared by every provider.
+/// OAuth settings: what every provider shares, and the enabled providers.
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
     /// Lifetime of a flow's state.
@@ -224,6 +224,161 @@ pub struct OAuthConfig {
     pub public_base_url: Option<String>,
     /// Where browser flows end.
     pub frontend_callback_url: String,
+    /// Timeout of every request to a provider (`OAUTH_HTTP_TIMEOUT_SECONDS`, default 10).
+    pub http_timeout_seconds: u64,
+    /// The enabled providers (credentials set), in listing order.
+    pub providers: Vec<OAuthProviderConfig>,
+}
+
+/// One enabled provider's credentials.
+#[derive(Debug, Clone)]
+pub struct OAuthProviderConfig {
+    /// Which provider.
+    pub provider: keel_domain::oauth::Provider,
+    /// `OAUTH_{P}_CLIENT_ID`.
+    pub client_id: String,
+    /// `OAUTH_{P}_CLIENT_SECRET` (Apple: the `.p8` PEM private key).
+    pub client_secret: SecretString,
+    /// Apple only: `OAUTH_APPLE_TEAM_ID` and `OAUTH_APPLE_KEY_ID`.
+    pub apple_team_and_key: Option<(String, String)>,
+    /// `oidc` only: `OAUTH_OIDC_ISSUER_URL`.
+    pub issuer_url: Option<String>,
+    /// `oidc` only: `OAUTH_OIDC_DISPLAY_NAME`.
+    pub display_name: Option<String>,
+}
+
+/// Whether `url`'s host is a loopback, private, link-local or unspecified address or
+/// `localhost` (refused for OpenID issuers in production).
+fn is_local_host(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(bracketed) = host_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host.ends_with(".localhost") || host.is_empty() {
+        return true;
+    }
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => {
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.octets()[0] == 0
+        }
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| v4.is_loopback() || v4.is_private())
+        }
+        Err(_) => false,
+    }
+}
+
+/// The enabled providers: a provider is enabled when its client id and secret are both set;
+/// one without the other, an Apple provider without team and key ids, or an OpenID provider
+/// without issuer (or an issuer without credentials) is a configuration error.
+fn oauth_providers(env: &Env, production: bool) -> Result<Vec<OAuthProviderConfig>, ConfigError> {
+    use keel_domain::oauth::Provider;
+    let mut providers = Vec::new();
+    for provider in Provider::ALL {
+        let prefix = format!("OAUTH_{}", provider.as_str().to_ascii_uppercase());
+        let id_var = format!("{prefix}_CLIENT_ID");
+        let secret_var = format!("{prefix}_CLIENT_SECRET");
+        let issuer_var = "OAUTH_OIDC_ISSUER_URL";
+        let issuer = (provider == Provider::Oidc)
+            .then(|| env.optional(issuer_var))
+            .flatten();
+        let (id, secret) = match (env.optional(&id_var), env.optional(&secret_var)) {
+            (None, None) => {
+                if issuer.is_some() {
+                    return Err(invalid(
+                        &id_var,
+                        "",
+                        "OAUTH_OIDC_CLIENT_ID and OAUTH_OIDC_CLIENT_SECRET with OAUTH_OIDC_ISSUER_URL",
+                    ));
+                }
+                continue;
+            }
+            (Some(_), None) => {
+                return Err(invalid(
+                    &secret_var,
+                    "",
+                    &format!("a value: {id_var} is set"),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    &id_var,
+                    "",
+                    &format!("a value: {secret_var} is set"),
+                ));
+            }
+            (Some(id), Some(secret)) => (id, SecretString::from(secret)),
+        };
+        let apple_team_and_key = if provider == Provider::Apple {
+            let team = env.optional("OAUTH_APPLE_TEAM_ID").ok_or_else(|| {
+                invalid(
+                    "OAUTH_APPLE_TEAM_ID",
+                    "",
+                    "the Apple developer team id (Apple is enabled)",
+                )
+            })?;
+            let key = env.optional("OAUTH_APPLE_KEY_ID").ok_or_else(|| {
+                invalid(
+                    "OAUTH_APPLE_KEY_ID",
+                    "",
+                    "the id of the Sign in with Apple key (Apple is enabled)",
+                )
+            })?;
+            Some((team, key))
+        } else {
+            None
+        };
+        if provider == Provider::Oidc {
+            let Some(url) = &issuer else {
+                return Err(invalid(
+                    issuer_var,
+                    "",
+                    "the issuer URL (the OpenID provider is enabled)",
+                ));
+            };
+            let https = url.starts_with("https://");
+            if !(https || url.starts_with("http://")) || url.contains('#') || url.contains('?') {
+                return Err(invalid(
+                    issuer_var,
+                    url,
+                    "an http(s) URL without query or fragment",
+                ));
+            }
+            if production && (!https || is_local_host(url)) {
+                return Err(invalid(
+                    issuer_var,
+                    url,
+                    "an https URL of a public host in production",
+                ));
+            }
+        }
+        providers.push(OAuthProviderConfig {
+            provider,
+            client_id: id,
+            client_secret: secret,
+            apple_team_and_key,
+            issuer_url: issuer,
+            display_name: (provider == Provider::Oidc)
+                .then(|| env.optional("OAUTH_OIDC_DISPLAY_NAME"))
+                .flatten(),
+        });
+    }
+    Ok(providers)
 }
 
 /// Optional feature packs.
@@ -578,6 +733,21 @@ impl Config {
                 "an absolute path or http(s) URL without a fragment",
             ));
         }
+        let public_base_url = env.optional("OAUTH_PUBLIC_BASE_URL");
+        if let Some(url) = &public_base_url {
+            let authority = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or("")
+                .trim_end_matches('/');
+            if authority.is_empty() || authority.contains(['/', '?', '#', ' ']) {
+                return Err(invalid(
+                    "OAUTH_PUBLIC_BASE_URL",
+                    url,
+                    "an origin such as https://api.example.com (scheme and host, no path)",
+                ));
+            }
+        }
         let max_connections = match env.raw("DATABASE_MAX_CONNECTIONS") {
             None => None,
             Some(_) => Some(
@@ -656,8 +826,10 @@ impl Config {
             },
             oauth: OAuthConfig {
                 state_expire_seconds: env.positive("OAUTH_STATE_EXPIRE_SECONDS", 300)?,
-                public_base_url: env.optional("OAUTH_PUBLIC_BASE_URL"),
+                public_base_url,
                 frontend_callback_url,
+                http_timeout_seconds: env.positive("OAUTH_HTTP_TIMEOUT_SECONDS", 10)?,
+                providers: oauth_providers(env, production)?,
             },
             http: HttpEdgeConfig {
                 cors_origins: env.list(

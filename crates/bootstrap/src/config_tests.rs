@@ -287,3 +287,129 @@ fn production_refusals_name_the_variable_and_the_way_out() {
     assert_eq!(c.http.trusted_hosts, vec!["localhost", "127.0.0.1"]);
     assert!(!c.rate_limit.fail_open);
 }
+
+#[test]
+fn oauth_providers_are_enabled_by_their_credentials_in_listing_order() {
+    use keel_domain::oauth::Provider;
+    let c = config(&[]).expect("valid");
+    assert!(c.oauth.providers.is_empty());
+    assert_eq!(c.oauth.http_timeout_seconds, 10);
+    let c = config(&[
+        ("OAUTH_OIDC_ISSUER_URL", "http://127.0.0.1:9999"),
+        ("OAUTH_OIDC_CLIENT_ID", "oidc-id"),
+        ("OAUTH_OIDC_CLIENT_SECRET", "oidc-secret"),
+        ("OAUTH_OIDC_DISPLAY_NAME", "Company SSO"),
+        ("OAUTH_GITHUB_CLIENT_ID", "gh-id"),
+        ("OAUTH_GITHUB_CLIENT_SECRET", "gh-secret"),
+        ("OAUTH_APPLE_CLIENT_ID", "com.example"),
+        ("OAUTH_APPLE_CLIENT_SECRET", "-----BEGIN PRIVATE KEY-----"),
+        ("OAUTH_APPLE_TEAM_ID", "TEAM"),
+        ("OAUTH_APPLE_KEY_ID", "KEY"),
+        ("OAUTH_PUBLIC_BASE_URL", "https://api.example.com/"),
+        ("OAUTH_HTTP_TIMEOUT_SECONDS", "3"),
+    ])
+    .expect("valid");
+    let names: Vec<Provider> = c.oauth.providers.iter().map(|p| p.provider).collect();
+    assert_eq!(names, [Provider::Apple, Provider::Github, Provider::Oidc]);
+    let oidc = &c.oauth.providers[2];
+    assert_eq!(oidc.issuer_url.as_deref(), Some("http://127.0.0.1:9999"));
+    assert_eq!(oidc.display_name.as_deref(), Some("Company SSO"));
+    assert_eq!(oidc.client_secret.expose_secret(), "oidc-secret");
+    assert_eq!(
+        c.oauth.providers[0].apple_team_and_key,
+        Some(("TEAM".to_owned(), "KEY".to_owned()))
+    );
+    assert_eq!(c.oauth.http_timeout_seconds, 3);
+    assert!(
+        !format!("{c:?}").contains("gh-secret"),
+        "secrets never print"
+    );
+}
+
+#[test]
+fn incomplete_or_unsafe_oauth_settings_are_refused() {
+    let production = [
+        ("ENVIRONMENT", "production"),
+        ("SECRET_KEY", "a-production-secret-key-of-enough-length"),
+        ("TRUSTED_HOSTS", "api.example.com"),
+        ("RATE_LIMIT_FAIL_OPEN", "false"),
+    ];
+    let oidc = |issuer: &'static str| {
+        [
+            ("OAUTH_OIDC_ISSUER_URL", issuer),
+            ("OAUTH_OIDC_CLIENT_ID", "id"),
+            ("OAUTH_OIDC_CLIENT_SECRET", "secret"),
+        ]
+    };
+    for (pairs, variable) in [
+        (
+            vec![("OAUTH_GOOGLE_CLIENT_ID", "id")],
+            "OAUTH_GOOGLE_CLIENT_SECRET",
+        ),
+        (
+            vec![("OAUTH_GITHUB_CLIENT_SECRET", "s")],
+            "OAUTH_GITHUB_CLIENT_ID",
+        ),
+        (
+            vec![
+                ("OAUTH_APPLE_CLIENT_ID", "id"),
+                ("OAUTH_APPLE_CLIENT_SECRET", "pem"),
+            ],
+            "OAUTH_APPLE_TEAM_ID",
+        ),
+        (
+            vec![
+                ("OAUTH_APPLE_CLIENT_ID", "id"),
+                ("OAUTH_APPLE_CLIENT_SECRET", "pem"),
+                ("OAUTH_APPLE_TEAM_ID", "T"),
+            ],
+            "OAUTH_APPLE_KEY_ID",
+        ),
+        (
+            vec![
+                ("OAUTH_OIDC_CLIENT_ID", "id"),
+                ("OAUTH_OIDC_CLIENT_SECRET", "s"),
+            ],
+            "OAUTH_OIDC_ISSUER_URL",
+        ),
+        (
+            vec![("OAUTH_OIDC_ISSUER_URL", "https://idp.example")],
+            "OAUTH_OIDC_CLIENT_ID",
+        ),
+        (oidc("ftp://idp.example").to_vec(), "OAUTH_OIDC_ISSUER_URL"),
+        (
+            vec![("OAUTH_PUBLIC_BASE_URL", "https://api.example.com/api")],
+            "OAUTH_PUBLIC_BASE_URL",
+        ),
+        (
+            vec![("OAUTH_PUBLIC_BASE_URL", "api.example.com")],
+            "OAUTH_PUBLIC_BASE_URL",
+        ),
+        (
+            vec![("OAUTH_HTTP_TIMEOUT_SECONDS", "0")],
+            "OAUTH_HTTP_TIMEOUT_SECONDS",
+        ),
+    ] {
+        let error = config(&pairs).expect_err("refused");
+        assert_eq!(error.variable, variable, "{pairs:?}");
+    }
+    // Outside production local issuers are fine (tests run a local provider); not in production.
+    assert!(config(&oidc("http://localhost:8080")).is_ok());
+    for issuer in [
+        "http://idp.example.com",
+        "https://localhost",
+        "https://127.0.0.1:8443",
+        "https://10.1.2.3",
+        "https://192.168.0.1/realms/x",
+        "https://[::1]:8443",
+        "https://[fd00::1]",
+    ] {
+        let mut pairs = production.to_vec();
+        pairs.extend(oidc(issuer));
+        let error = config(&pairs).expect_err(issuer);
+        assert_eq!(error.variable, "OAUTH_OIDC_ISSUER_URL", "{issuer}");
+    }
+    let mut pairs = production.to_vec();
+    pairs.extend(oidc("https://login.example.com/realms/keel"));
+    assert!(config(&pairs).is_ok());
+}

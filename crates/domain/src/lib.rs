@@ -13,6 +13,7 @@
 //! - rate-limit windows, counter keys and verdicts ([`rate_limit`]);
 //! - the outbox delivery rules: retry schedule with jitter, dead letter, lease expiry
 //!   ([`outbox`]);
+//! - OAuth providers and the identities they vouch for ([`oauth`]);
 //! - the timestamp precision every stored instant has ([`Timestamp`]).
 //!
 //! With the `serde` feature the value types and event payloads implement `Serialize`.
@@ -20,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod event;
+pub mod oauth;
 pub mod outbox;
 pub mod paging;
 pub mod post;

@@ -3,7 +3,10 @@
 //! The traits keel's use cases need from the world, one per need: storage of users, posts,
 //! votes and sessions, password hashing, token encoding and the clock, and — for the outbox
 //! relay — the delivery side of the outbox ([`Outbox`]) and the places events go ([`EventSink`]),
-//! and the rate limiter's counters ([`RateLimiter`]). Each trait's doc comment is its
+//! the rate limiter's counters ([`RateLimiter`]), and the OAuth / OpenID Connect identity
+//! providers ([`IdentityProvider`]) with the identities linked to users ([`OAuthAccounts`]),
+//! the flows in progress ([`OAuthFlows`]) and the randomness of their secrets ([`Random`]).
+//! Each trait's doc comment is its
 //! contract; adapters keep it and tests hold them to it.
 //!
 //! Ports are object-safe `Send + Sync` traits, held as `Arc<dyn Port>` by the use cases. No
@@ -17,8 +20,12 @@
 mod clock;
 mod error;
 mod hasher;
+mod oauth;
+mod oauth_accounts;
+mod oauth_flows;
 mod outbox;
 mod posts;
+mod random;
 mod rate_limit;
 mod sessions;
 mod sink;
@@ -30,8 +37,12 @@ mod votes;
 pub use clock::Clock;
 pub use error::{BoxError, StoreError};
 pub use hasher::{HashError, PasswordHasher};
+pub use oauth::{AuthorizeRequest, CodeExchange, IdentityProvider, ProviderError};
+pub use oauth_accounts::{IdentityLink, OAuthAccounts};
+pub use oauth_flows::OAuthFlows;
 pub use outbox::{Outbox, OutboxStats};
 pub use posts::{Author, PostQuery, PostView, Posts};
+pub use random::Random;
 pub use rate_limit::{RateLimiter, RateLimiterError};
 pub use sessions::Sessions;
 pub use sink::{DeliveryError, EventSink};
@@ -45,9 +56,17 @@ pub use clock::MockClock;
 #[cfg(feature = "mocks")]
 pub use hasher::MockPasswordHasher;
 #[cfg(feature = "mocks")]
+pub use oauth::MockIdentityProvider;
+#[cfg(feature = "mocks")]
+pub use oauth_accounts::MockOAuthAccounts;
+#[cfg(feature = "mocks")]
+pub use oauth_flows::MockOAuthFlows;
+#[cfg(feature = "mocks")]
 pub use outbox::MockOutbox;
 #[cfg(feature = "mocks")]
 pub use posts::MockPosts;
+#[cfg(feature = "mocks")]
+pub use random::MockRandom;
 #[cfg(feature = "mocks")]
 pub use rate_limit::MockRateLimiter;
 #[cfg(feature = "mocks")]

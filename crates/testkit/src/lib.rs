@@ -1,8 +1,9 @@
 //! # keel-testkit
 //!
 //! Test support for keel's crates (a dev-dependency only): per-test databases ([`db`]) and, with the `app` feature, the running application
-//! (`app::TestApp`), and with the `collector` feature a local OTLP collector, Sentry and
-//! webhook receiver (`collector::Collector`).
+//! (`app::TestApp`); with the `oauth-fake` feature, local fake identity providers
+//! (`oauth_fake`); with the `collector` feature a local OTLP collector, Sentry and webhook
+//! receiver (`collector::Collector`).
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "app")]
@@ -11,3 +12,5 @@ pub mod app;
 pub mod collector;
 pub mod db;
 pub mod deploy_metrics;
+#[cfg(feature = "oauth-fake")]
+pub mod oauth_fake;

@@ -30,6 +30,7 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error, web};
 use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
+use keel_application::oauth::{CompleteOAuth, StartOAuth};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
 use keel_application::rate_limit::CheckRateLimit;
 use keel_application::sessions::{ListSessions, RevokeSession};
@@ -63,6 +64,8 @@ pub struct UseCases {
     pub update_post: UpdatePost,
     pub delete_post: DeletePost,
     pub cast_vote: CastVote,
+    pub start_oauth: StartOAuth,
+    pub complete_oauth: CompleteOAuth,
     // @new-resource: use-case-fields
     /// `None` when rate limiting is off.
     pub rate_limit: Option<CheckRateLimit>,
@@ -82,6 +85,30 @@ pub struct HttpSettings {
     /// Receives metrics, trace and error-report data, and renders `/metrics`
     /// (see [`observe`]).
     pub observer: observe::Observer,
+    /// Callback URLs, the binding cookie and frontend redirects of the OAuth routes.
+    pub oauth: OAuthSettings,
+}
+
+/// What the OAuth routes need beyond the use cases.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// `OAUTH_PUBLIC_BASE_URL`: the public origin of callback URLs (else the request's own).
+    pub public_base_url: Option<String>,
+    /// `OAUTH_FRONTEND_CALLBACK_URL`: the only place frontend redirects go (validated at
+    /// start-up: an absolute path or http(s) URL without a fragment).
+    pub frontend_callback_url: String,
+    /// `OAUTH_STATE_EXPIRE_SECONDS`: also the binding cookie's `Max-Age`.
+    pub state_ttl_seconds: u64,
+}
+
+impl Default for OAuthSettings {
+    fn default() -> Self {
+        Self {
+            public_base_url: None,
+            frontend_callback_url: "/".to_owned(),
+            state_ttl_seconds: 300,
+        }
+    }
 }
 
 /// What the edge middleware trusts and sends.
@@ -153,6 +180,7 @@ pub fn build_app(
         .app_data(web::Data::new(settings.edge.hardening.clone()))
         .app_data(web::Data::new(settings.edge.cors.clone()))
         .app_data(web::Data::new(settings.observer.clone()))
+        .app_data(web::Data::new(settings.oauth.clone()))
         .app_data(web::Data::new(settings))
         .app_data(web::Data::from(readiness))
         .app_data(web::Data::new(shutdown))
@@ -172,6 +200,8 @@ pub fn build_app(
         .app_data(web::Data::new(u.update_post))
         .app_data(web::Data::new(u.delete_post))
         .app_data(web::Data::new(u.cast_vote))
+        .app_data(web::Data::new(u.start_oauth))
+        .app_data(web::Data::new(u.complete_oauth))
         .app_data(web::Data::new(u.rate_limit))
         // @new-resource: use-case-data
         // Outermost last: request_id → client_info → harden → cors → versioning →

@@ -28,6 +28,50 @@ struct Op {
 
 const AUTH_ERRORS: (u16, &[&str]) = (401, &["invalid_credentials"]);
 const VALIDATION: (u16, &[&str]) = (422, &["validation_error"]);
+const OAUTH_PROVIDER_ERRORS: (u16, &[&str]) = (
+    404,
+    &[
+        "oauth_provider_unsupported",
+        "oauth_provider_not_configured",
+    ],
+);
+const OAUTH_UNREACHABLE: (u16, &[&str]) = (502, &["oauth_provider_unreachable"]);
+const OAUTH_CALLBACK_ERRORS: &[(u16, &[&str])] = &[
+    (
+        400,
+        &[
+            "invalid_oauth_state",
+            "oauth_provider_error",
+            "oauth_code_missing",
+            "oauth_exchange_failed",
+        ],
+    ),
+    OAUTH_PROVIDER_ERRORS,
+    (
+        409,
+        &[
+            "oauth_identity_already_linked",
+            "oauth_provider_already_linked",
+            "oauth_email_unverified",
+        ],
+    ),
+    (422, &["oauth_email_required"]),
+    (
+        502,
+        &[
+            "oauth_provider_unreachable",
+            "oauth_invalid_token_response",
+            "oauth_profile_fetch_failed",
+        ],
+    ),
+];
+const OAUTH_CALLBACK_PARAMS: &[(&str, &str, &str, bool)] = &[
+    ("provider", "path", "text", true),
+    ("state", "query", "text", false),
+    ("code", "query", "text", false),
+    ("error", "query", "text", false),
+    ("error_description", "query", "text", false),
+];
 
 fn ops() -> Vec<Op> {
     vec![
@@ -145,6 +189,76 @@ fn ops() -> Vec<Op> {
             success: (204, "No Content", None),
             errors: &[AUTH_ERRORS, (404, &["session_not_found"]), VALIDATION],
             params: &[("id", "path", "uuid", true)],
+        },
+        Op {
+            method: "get",
+            path: "/auth/oauth/providers",
+            summary: "The enabled OAuth / OpenID Connect providers, in listing order",
+            tag: "oauth",
+            auth: false,
+            body: None,
+            success: (200, "OK", Some("OAuthProviders")),
+            errors: &[],
+            params: &[],
+        },
+        Op {
+            method: "get",
+            path: "/auth/oauth/{provider}/start",
+            summary: "Start an OAuth sign-in: redirect to the provider (sets the browser-binding cookie)",
+            tag: "oauth",
+            auth: false,
+            body: None,
+            success: (
+                307,
+                "Temporary Redirect to the provider's authorize URL",
+                None,
+            ),
+            errors: &[OAUTH_PROVIDER_ERRORS, OAUTH_UNREACHABLE, VALIDATION],
+            params: &[
+                ("provider", "path", "text", true),
+                ("redirect_to_frontend", "query", "boolean", false),
+            ],
+        },
+        Op {
+            method: "post",
+            path: "/auth/oauth/{provider}/link/start",
+            summary: "Start linking a provider to the caller's account (sets the browser-binding cookie)",
+            tag: "oauth",
+            auth: true,
+            body: None,
+            success: (200, "OK", Some("OAuthAuthorization")),
+            errors: &[
+                AUTH_ERRORS,
+                OAUTH_PROVIDER_ERRORS,
+                OAUTH_UNREACHABLE,
+                VALIDATION,
+            ],
+            params: &[
+                ("provider", "path", "text", true),
+                ("redirect_to_frontend", "query", "boolean", false),
+            ],
+        },
+        Op {
+            method: "get",
+            path: "/auth/oauth/{provider}/callback",
+            summary: "Finish an OAuth flow: tokens, a link, or a redirect to the frontend",
+            tag: "oauth",
+            auth: false,
+            body: None,
+            success: (200, "OK", Some("OAuthCallbackResult")),
+            errors: OAUTH_CALLBACK_ERRORS,
+            params: OAUTH_CALLBACK_PARAMS,
+        },
+        Op {
+            method: "post",
+            path: "/auth/oauth/{provider}/callback",
+            summary: "Finish an OAuth flow answered with form_post (Apple)",
+            tag: "oauth",
+            auth: false,
+            body: Some(("application/x-www-form-urlencoded", "OAuthCallbackForm")),
+            success: (200, "OK", Some("OAuthCallbackResult")),
+            errors: OAUTH_CALLBACK_ERRORS,
+            params: &[("provider", "path", "text", true)],
         },
         Op {
             method: "get",
@@ -281,6 +395,8 @@ fn param(name: &str, location: &str, kind: &str, required: bool) -> Value {
         "uuid" => json!({ "type": "string", "format": "uuid" }),
         "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 10 }),
         "skip" => json!({ "type": "integer", "minimum": 0, "default": 0 }),
+        "boolean" => json!({ "type": "boolean", "default": true }),
+        "text" => json!({ "type": "string" }),
         _ => json!({ "type": "string", "default": "", "maxLength": 200 }),
     };
     json!({ "name": name, "in": location, "required": required, "schema": schema })
@@ -299,6 +415,18 @@ fn operation(op: &Op) -> Value {
     }
     if op.body.is_some() {
         responses.insert("413".into(), problem_response(413, &["payload_too_large"]));
+    }
+    if op.path.ends_with("/callback") {
+        responses.insert(
+            "302".into(),
+            json!({ "description": "Found: to OAUTH_FRONTEND_CALLBACK_URL with the result in the fragment (`#provider=…&access_token=…&token_type=bearer&refresh_token=…`, `#provider=…&linked=true` or `#provider=…&error=…`)" }),
+        );
+        if op.method == "post" {
+            responses.insert(
+                "303".into(),
+                json!({ "description": "See Other: a form_post without the browser-binding cookie continues as a GET of the same callback" }),
+            );
+        }
     }
     responses.insert("500".into(), problem_response(500, &["internal_error"]));
     let method = actix_web::http::Method::from_bytes(op.method.to_uppercase().as_bytes());
@@ -407,6 +535,19 @@ fn components() -> Value {
             "PostOutList": { "type": "array", "items": schema_ref("PostOut") },
             "Vote": { "type": "object", "required": ["post_id", "dir"], "properties": {
                 "post_id": { "type": "integer", "format": "int64", "minimum": 1 }, "dir": { "type": "integer", "enum": [0, 1] } } },
+            "OAuthProvider": { "type": "object", "required": ["provider", "display_name", "start_url", "link_start_url"], "additionalProperties": false, "properties": {
+                "provider": { "type": "string", "enum": ["google", "microsoft", "apple", "facebook", "github", "oidc"] },
+                "display_name": { "type": "string" }, "start_url": { "type": "string" }, "link_start_url": { "type": "string" } } },
+            "OAuthProviders": { "type": "object", "required": ["providers"], "additionalProperties": false, "properties": {
+                "providers": { "type": "array", "items": schema_ref("OAuthProvider") } } },
+            "OAuthAuthorization": { "type": "object", "required": ["authorization_url"], "additionalProperties": false, "properties": {
+                "authorization_url": { "type": "string" } } },
+            "OAuthLinked": { "type": "object", "required": ["provider", "linked"], "additionalProperties": false, "properties": {
+                "provider": { "type": "string" }, "linked": { "type": "boolean", "enum": [true] } } },
+            "OAuthCallbackResult": { "oneOf": [schema_ref("Token"), schema_ref("OAuthLinked")] },
+            "OAuthCallbackForm": { "type": "object", "properties": {
+                "state": { "type": "string" }, "code": { "type": "string" }, "error": { "type": "string" },
+                "error_description": { "type": "string" }, "user": { "type": "string" } } },
             "Message": { "type": "object", "required": ["message"], "additionalProperties": false, "properties": { "message": { "type": "string" } } },
             // @new-resource: openapi-schemas
             "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["ok"] } } },

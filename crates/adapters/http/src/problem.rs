@@ -400,6 +400,107 @@ impl From<VoteError> for Problem {
     }
 }
 
+impl From<keel_application::oauth::ProviderLookupError> for Problem {
+    fn from(error: keel_application::oauth::ProviderLookupError) -> Self {
+        use keel_application::oauth::ProviderLookupError as E;
+        let code = match &error {
+            E::Unsupported(_) => "oauth_provider_unsupported",
+            E::NotConfigured(_) => "oauth_provider_not_configured",
+            _ => "oauth_provider_unsupported",
+        };
+        Self::new(StatusCode::NOT_FOUND, code, error.to_string())
+    }
+}
+
+/// The problem for a provider that could not produce an identity; the cause is logged.
+fn provider_problem(error: &keel_ports::ProviderError) -> Problem {
+    use keel_ports::ProviderError as E;
+    tracing::warn!(error = %ErrorChain(error), "OAuth provider call failed");
+    let (status, code, detail) = match error {
+        E::ExchangeFailed(_) => (
+            StatusCode::BAD_REQUEST,
+            "oauth_exchange_failed",
+            "OAuth code exchange failed",
+        ),
+        E::InvalidTokenResponse(_) => (
+            StatusCode::BAD_GATEWAY,
+            "oauth_invalid_token_response",
+            "OAuth provider returned an invalid token response",
+        ),
+        E::ProfileFetchFailed(_) => (
+            StatusCode::BAD_GATEWAY,
+            "oauth_profile_fetch_failed",
+            "Could not fetch the OAuth profile",
+        ),
+        _ => (
+            StatusCode::BAD_GATEWAY,
+            "oauth_provider_unreachable",
+            "OAuth provider is unreachable",
+        ),
+    };
+    Problem::new(status, code, detail)
+}
+
+impl From<keel_application::oauth::StartError> for Problem {
+    fn from(error: keel_application::oauth::StartError) -> Self {
+        use keel_application::oauth::StartError as E;
+        match error {
+            E::Provider(e) => e.into(),
+            E::Unreachable(e) => provider_problem(&e),
+            E::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
+
+fn invalid_state(detail: &str) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST, "invalid_oauth_state", detail)
+}
+
+impl From<keel_application::oauth::CallbackError> for Problem {
+    fn from(error: keel_application::oauth::CallbackError) -> Self {
+        use keel_application::oauth::CallbackError as E;
+        use keel_domain::oauth::LinkRefusal as R;
+        match error {
+            E::MissingState => invalid_state("OAuth callback is missing state"),
+            E::InvalidState(_) => invalid_state("Invalid OAuth state"),
+            E::Provider(e) => e.into(),
+            E::ProviderDenied { message, .. } => {
+                Self::new(StatusCode::BAD_REQUEST, "oauth_provider_error", message)
+            }
+            E::CodeMissing => Self::new(
+                StatusCode::BAD_REQUEST,
+                "oauth_code_missing",
+                "OAuth callback is missing code",
+            ),
+            E::Exchange(e) => provider_problem(&e),
+            E::Refused(R::EmailRequired) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "oauth_email_required",
+                "OAuth provider did not return an email address",
+            )
+            // Every 422 carries `errors` (the documented ValidationProblem shape).
+            .with_member("errors", serde_json::json!([])),
+            E::Refused(R::EmailUnverified) => Self::new(
+                StatusCode::CONFLICT,
+                "oauth_email_unverified",
+                "OAuth provider email is not verified; sign in and link the provider instead",
+            ),
+            E::Refused(R::ProviderAlreadyLinked) => Self::new(
+                StatusCode::CONFLICT,
+                "oauth_provider_already_linked",
+                "This account is already linked to another identity of this OAuth provider",
+            ),
+            E::Refused(_) => Self::new(
+                StatusCode::CONFLICT,
+                "oauth_identity_already_linked",
+                "This OAuth identity is already linked to another account",
+            ),
+            E::Store(e) => e.into(),
+            other => Self::internal(&other),
+        }
+    }
+}
 // @new-resource: problem-mappings
 
 #[cfg(test)]

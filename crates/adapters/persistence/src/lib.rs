@@ -22,6 +22,7 @@ pub mod entity;
 mod error;
 mod instant;
 mod migrate;
+mod oauth;
 mod outbox;
 mod outbox_store;
 mod posts;
@@ -33,6 +34,7 @@ mod votes;
 
 pub use connection::{PoolStats, connect, ping, pool_stats};
 pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
+pub use oauth::{SeaOAuthAccounts, SeaOAuthFlows};
 pub use outbox_store::{ListenError, OutboxListener, SeaOutbox, Wake};
 pub use posts::SeaPosts;
 pub use sessions::SeaSessions;

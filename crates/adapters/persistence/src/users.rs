@@ -62,7 +62,7 @@ impl Users for SeaUsers {
     }
 }
 
-async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<User, StoreError> {
+pub(crate) async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<User, StoreError> {
     let backend = txn.get_database_backend();
     let row: [Expr; 3] = [
         new.email.as_str().into(),

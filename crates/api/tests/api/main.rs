@@ -10,6 +10,7 @@ mod errors;
 mod frontend;
 mod fuzz;
 mod hardening;
+mod oauth;
 mod observability;
 mod posts;
 mod rate_limit;

@@ -2,6 +2,7 @@
 //! map the outcome. Every route of SPEC §3 (OAuth aside) lives under [`configure_v1`].
 
 pub(crate) mod auth;
+pub(crate) mod oauth;
 pub(crate) mod posts;
 pub(crate) mod system;
 pub(crate) mod users;
@@ -22,6 +23,16 @@ pub(crate) fn configure_v1(cfg: &mut web::ServiceConfig) {
         .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
         .service(resource("/auth/sessions").route(web::get().to(auth::list_sessions)))
         .service(resource("/auth/sessions/{id}").route(web::delete().to(auth::revoke_session)))
+        .service(resource("/auth/oauth/providers").route(web::get().to(oauth::providers)))
+        .service(resource("/auth/oauth/{provider}/start").route(web::get().to(oauth::start)))
+        .service(
+            resource("/auth/oauth/{provider}/link/start").route(web::post().to(oauth::link_start)),
+        )
+        .service(
+            resource("/auth/oauth/{provider}/callback")
+                .route(web::get().to(oauth::callback))
+                .route(web::post().to(oauth::callback)),
+        )
         .service(
             resource("/posts")
                 .route(web::get().to(posts::list))

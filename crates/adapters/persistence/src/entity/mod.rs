@@ -1,4 +1,4 @@
-//! SeaORM entities: one module per table of the initial migration that this crate reads or
+//! SeaORM entities: one module per table of the migrations that this crate reads or
 //! writes, written by hand to match `keel-migrations` column for column.
 //!
 //! Entities are the *read* shape of a row. Writes that carry instants go through `sea-query`
@@ -7,6 +7,8 @@
 //! Other crates reach the data through the ports, never through these types; they are public
 //! for this crate's integration tests and for operational tooling.
 
+pub mod oauth_account;
+pub mod oauth_flow;
 pub mod outbox_event;
 pub mod post;
 pub mod refresh_token;

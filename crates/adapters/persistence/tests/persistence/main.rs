@@ -6,6 +6,7 @@
 
 mod harness;
 mod migrations;
+mod oauth;
 mod outbox;
 mod posts;
 mod sessions;

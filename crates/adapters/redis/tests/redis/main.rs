@@ -9,6 +9,9 @@
 /// The outbox's stream sink (`keel_redis::stream`).
 mod stream;
 
+/// The OAuth flow store (`keel_redis::RedisOAuthFlows`).
+mod oauth_flows;
+
 use keel_domain::rate_limit::{Counter, Policy, Principal, Quota};
 use keel_ports::RateLimiter;
 use keel_redis::{InProcessRateLimiter, RedisRateLimiter};

@@ -1,0 +1,101 @@
+//! OAuth flows kept server-side, and the issuer of every linked identity.
+//!
+//! `oauth_flows` holds a flow between `start` and its callback when Redis is not configured:
+//! keyed by `BASE64URL(SHA256(state))` (the state itself is never stored), deleted by the
+//! callback that takes it (`DELETE … RETURNING`, so a state is used at most once) and purged
+//! once expired. A flow that links an identity references its user and goes with it.
+//!
+//! `oauth_accounts.provider_issuer` completes the identity key (issuer, subject) of SPEC §9:
+//! the generic OpenID provider (and Microsoft's multi-tenant endpoint) can name different
+//! issuers under one provider name. Rows from before this migration have an empty issuer.
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::DbBackend;
+
+/// Creates `oauth_flows` and adds `oauth_accounts.provider_issuer`.
+pub(crate) struct Migration;
+
+impl MigrationName for Migration {
+    fn name(&self) -> &str {
+        "m20261203_000004_oauth_flows"
+    }
+}
+
+const POSTGRES_UP: &[&str] = &[
+    r"CREATE TABLE oauth_flows (
+        state_key            VARCHAR(64) NOT NULL,
+        provider             VARCHAR(64) NOT NULL,
+        pkce_verifier        VARCHAR(128) NOT NULL,
+        nonce                VARCHAR(128) NOT NULL,
+        link_user_id         BIGINT NULL,
+        redirect_to_frontend BOOLEAN NOT NULL,
+        binding_digest       VARCHAR(64) NOT NULL,
+        expires_at           TIMESTAMPTZ NOT NULL,
+        created_at           TIMESTAMPTZ NOT NULL DEFAULT now(),
+        CONSTRAINT oauth_flows_pkey PRIMARY KEY (state_key),
+        CONSTRAINT oauth_flows_link_user_id_fkey FOREIGN KEY (link_user_id)
+            REFERENCES users (id) ON DELETE CASCADE
+    )",
+    r"CREATE INDEX oauth_flows_expires_at_idx ON oauth_flows (expires_at)",
+    r"ALTER TABLE oauth_accounts ADD COLUMN provider_issuer TEXT NOT NULL DEFAULT ''",
+];
+
+const POSTGRES_DOWN: &[&str] = &[
+    "ALTER TABLE oauth_accounts DROP COLUMN IF EXISTS provider_issuer",
+    "DROP TABLE IF EXISTS oauth_flows",
+];
+
+const SQLITE_UP: &[&str] = &[
+    r"CREATE TABLE oauth_flows (
+        state_key            TEXT NOT NULL PRIMARY KEY,
+        provider             TEXT NOT NULL,
+        pkce_verifier        TEXT NOT NULL,
+        nonce                TEXT NOT NULL,
+        link_user_id         INTEGER NULL,
+        redirect_to_frontend INTEGER NOT NULL,
+        binding_digest       TEXT NOT NULL,
+        expires_at           TEXT NOT NULL,
+        created_at           TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')),
+        CONSTRAINT oauth_flows_link_user_id_fkey FOREIGN KEY (link_user_id)
+            REFERENCES users (id) ON DELETE CASCADE
+    )",
+    r"CREATE INDEX oauth_flows_expires_at_idx ON oauth_flows (expires_at)",
+    r"ALTER TABLE oauth_accounts ADD COLUMN provider_issuer TEXT NOT NULL DEFAULT ''",
+];
+
+const SQLITE_DOWN: &[&str] = &[
+    "ALTER TABLE oauth_accounts DROP COLUMN provider_issuer",
+    "DROP TABLE IF EXISTS oauth_flows",
+];
+
+async fn run(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        DbBackend::Postgres => postgres,
+        _ => sqlite,
+    };
+    let connection = manager.get_connection();
+    for statement in statements {
+        connection.execute_unprepared(statement).await?;
+    }
+    Ok(())
+}
+
+// `async_trait` needs the trait's exact (elided) signature.
+#[expect(
+    elided_lifetimes_in_paths,
+    reason = "the trait declares `&SchemaManager` with an elided lifetime"
+)]
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run(manager, POSTGRES_UP, SQLITE_UP).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        run(manager, POSTGRES_DOWN, SQLITE_DOWN).await
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+}
