@@ -22,6 +22,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261128_000001_initial;
 mod m20261201_000002_outbox_notify;
+mod m20261202_000003_posts_feed_covering;
 
 pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261201_000002_outbox_notify::Migration),
+            Box::new(m20261202_000003_posts_feed_covering::Migration),
         ]
     }
 }
@@ -58,7 +60,11 @@ mod tests {
         let names = migration_names();
         assert_eq!(
             names,
-            ["m20261128_000001_initial", "m20261201_000002_outbox_notify"]
+            [
+                "m20261128_000001_initial",
+                "m20261201_000002_outbox_notify",
+                "m20261202_000003_posts_feed_covering"
+            ]
         );
         let mut sorted = names.clone();
         sorted.sort();
