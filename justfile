@@ -86,6 +86,16 @@ arch:
 worker *args:
     cargo run -p keel-worker -- {{args}}
 
+# The benchmark suite (docs/performance.md): seeds PostgreSQL, drives every HTTP scenario with
+# wrk and the pgbench ceilings, writes bench/results/summary.{json,md}; release build.
+# Settings are environment variables, e.g. `ROUNDS=5 DURATION=20s just bench`.
+bench:
+    bench/run.sh
+
+# criterion micro-benchmarks of the hot pure paths (JWT, rate-limit key, problem, sessions).
+bench-micro *args:
+    cargo bench -p keel-bench {{args}}
+
 # Outbox benchmark: drain throughput (1 and 2 workers) and NOTIFY latency, release build.
 bench-outbox:
     bench/outbox.sh

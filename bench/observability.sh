@@ -13,8 +13,9 @@
 #     # "sampled": the exporter with OTEL_TRACES_SAMPLER=parentbased_traceidratio
 #
 # Needs: PostgreSQL at PGHOST/PGPORT (default 127.0.0.1:5432, role postgres, may create
-# databases), wrk (apt-get install wrk), curl, python3. Uses the shared cargo target dir;
-# builds the release binary unless KEEL_API_BIN is set. Runs on loopback and stops by itself.
+# databases), wrk (installed with apt-get when missing), curl, python3. Uses the shared cargo
+# target dir; builds the release binary unless KEEL_API_BIN is set. Runs on loopback and stops
+# by itself. Shared parts: bench/lib.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,36 +23,25 @@ ROUNDS="${ROUNDS:-3}"
 read -r -a VARIANTS <<<"${VARIANTS:-off otlp}"
 SAMPLE_RATIO="${SAMPLE_RATIO:-0.1}"
 DURATION="${DURATION:-10s}"
-CONNECTIONS="${CONNECTIONS:-32}"
-THREADS="${THREADS:-2}"
 PORT="${PORT:-18081}"
 OTLP_PORT="${OTLP_PORT:-14318}"
-PGHOST="${PGHOST:-127.0.0.1}"
-PGPORT="${PGPORT:-5432}"
 DB="keel_bench_observability"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/keel-target}"
-API="${KEEL_API_BIN:-$CARGO_TARGET_DIR/release/api}"
+. bench/lib.sh
 
-command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
-if [ -z "${KEEL_API_BIN:-}" ]; then
-  cargo build --release -p keel-api --quiet
-fi
-
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -qc "DROP DATABASE IF EXISTS $DB" postgres
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -qc "CREATE DATABASE $DB" postgres
-DATABASE_URL="postgres://postgres@$PGHOST:$PGPORT/$DB"
-work=$(mktemp -d)
-pid=""
+bench_require wrk:wrk curl:curl
+bench_build_api
+bench_fresh_db "$DB"
+BENCH_WORK=$(mktemp -d)
 receiver=""
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  api_stop
   [ -n "$receiver" ] && kill "$receiver" 2>/dev/null && wait "$receiver" 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$BENCH_WORK"
 }
 trap cleanup EXIT
 
 # The local OTLP/HTTP receiver: counts the exports and their bytes, answers 200.
-python3 - "$OTLP_PORT" "$work/otlp.count" <<'PY' &
+python3 - "$OTLP_PORT" "$BENCH_WORK/otlp.count" <<'PY' &
 import http.server, sys, threading
 port, out = int(sys.argv[1]), sys.argv[2]
 lock, stats = threading.Lock(), [0, 0]
@@ -68,58 +58,19 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 PY
 receiver=$!
 
-# Starts api with the variant's extra environment; waits for /ready.
-start() {
-  (
-    cd "$work"
-    exec env -i PATH="$PATH" HOME="$HOME" \
-      HOST=127.0.0.1 PORT="$PORT" DATABASE_URL="$DATABASE_URL" ENVIRONMENT=development \
-      SECRET_KEY=bench-secret-key-0123456789abcdef0123 LOG_FORMAT=json RUST_LOG=warn \
-      RATE_LIMIT_READ_LIMIT=1000000000 RATE_LIMIT_WRITE_LIMIT=1000000000 \
-      RATE_LIMIT_LOGIN_LIMIT=1000000000 RATE_LIMIT_REGISTER_LIMIT=1000000000 \
-      "$@" "$API" >"$work/api.log" 2>&1
-  ) &
-  pid=$!
-  for _ in $(seq 1 100); do
-    curl -fs "http://127.0.0.1:$PORT/ready" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "api did not become ready:" >&2
-  cat "$work/api.log" >&2
-  exit 1
-}
-
-stop() {
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  pid=""
-}
-
 # Seed once: a user, 50 posts.
-start
+api_start
+bench_small_seed
+token=$BENCH_TOKEN
 base="http://127.0.0.1:$PORT/api/v1"
-curl -fs -o /dev/null -H 'content-type: application/json' \
-  -d '{"email":"bench@example.com","password":"bench-password"}' "$base/users"
-token=$(curl -fs -d 'username=bench@example.com&password=bench-password' "$base/login" |
-  python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
-for i in $(seq 1 50); do
-  curl -fs -o /dev/null -H "authorization: Bearer $token" -H 'content-type: application/json' \
-    -d "{\"title\":\"post $i\",\"content\":\"content of post $i\"}" "$base/posts"
-done
-stop
+api_stop
 
 run() { # variant route url [wrk args…]
   local variant=$1 route=$2 url=$3
   shift 3
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "$@" "$url" >/dev/null
-  local out rps non2xx
-  out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$@" "$url")
-  rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
-  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-  if [ -n "$non2xx" ]; then
-    echo "$variant $route: $non2xx non-2xx responses" >&2
-    exit 1
-  fi
+  local rps
+  rps=$(bench_wrk_rps "$variant $route" "$DURATION" "$@" "$url")
   results["$variant/$route"]+="$rps "
   printf 'round %s  %-5s %-6s %10s req/s\n' "$round" "$variant" "$route" "$rps"
 }
@@ -128,18 +79,18 @@ declare -A results
 for round in $(seq 1 "$ROUNDS"); do
   for variant in "${VARIANTS[@]}"; do
     case "$variant" in
-      off) start ;;
-      otlp) start OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" ;;
-      sampled) start OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" \
+      off) api_start ;;
+      otlp) api_start OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" ;;
+      sampled) api_start OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$OTLP_PORT" \
         OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG="$SAMPLE_RATIO" ;;
       *) echo "unknown variant $variant" >&2; exit 2 ;;
     esac
     run "$variant" health "http://127.0.0.1:$PORT/health"
     run "$variant" posts "$base/posts?limit=10" -H "Authorization: Bearer $token"
-    stop
+    api_stop
   done
 done
-echo "OTLP receiver: $(cut -d' ' -f1 "$work/otlp.count" 2>/dev/null || echo 0) exports, $(cut -d' ' -f2 "$work/otlp.count" 2>/dev/null || echo 0) bytes"
+echo "OTLP receiver: $(cut -d' ' -f1 "$BENCH_WORK/otlp.count" 2>/dev/null || echo 0) exports, $(cut -d' ' -f2 "$BENCH_WORK/otlp.count" 2>/dev/null || echo 0) bytes"
 
 args=()
 for variant in "${VARIANTS[@]}"; do
@@ -160,4 +111,4 @@ for k in runs:
         ratio = med[k] / med[f"off/{route}"]
         print(f"{k:>15}: / off = {ratio:.3f}  (cost {100 * (1 - ratio):.1f} %)")
 PY
-psql -h "$PGHOST" -p "$PGPORT" -U postgres -qc "DROP DATABASE IF EXISTS $DB" postgres
+bench_psql postgres -c "DROP DATABASE IF EXISTS $DB"

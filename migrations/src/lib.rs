@@ -22,6 +22,7 @@ pub use sea_orm_migration::{MigrationStatus, MigratorTrait};
 
 mod m20261128_000001_initial;
 mod m20261201_000002_outbox_notify;
+mod m20261202_000003_posts_feed_covering;
 mod m20261203_000004_oauth_flows;
 // @new-resource: migration-modules
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261201_000002_outbox_notify::Migration),
+            Box::new(m20261202_000003_posts_feed_covering::Migration),
             Box::new(m20261203_000004_oauth_flows::Migration),
             // @new-resource: migration-list
         ]
@@ -65,6 +67,7 @@ mod tests {
             [
                 "m20261128_000001_initial",
                 "m20261201_000002_outbox_notify",
+                "m20261202_000003_posts_feed_covering",
                 "m20261203_000004_oauth_flows",
                 // @new-resource: migration-names
             ]

@@ -3,7 +3,9 @@
 //!
 //! The read model ([`PostView`]) joins the owner's public columns (never the password hash)
 //! and reads the maintained `posts.votes_count`, so no read aggregates the votes table. The
-//! feed is served by the `posts_feed_idx` index (`created_at DESC, id DESC`).
+//! feed is served by the `posts_feed_visible_idx` index (`created_at DESC, id DESC`, carrying
+//! `published` and `owner_id`): a page's ids come from the index alone, then only those rows
+//! are read and joined with their owners.
 
 use crate::entity::{post, user};
 use crate::error::{store_error, unreadable};
@@ -16,7 +18,7 @@ use keel_domain::paging::Search;
 use keel_domain::post::{Content, NewPost, Post, PostId, Title};
 use keel_domain::user::UserId;
 use keel_ports::{Author, PostQuery, PostView, Posts, StoreError};
-use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Query};
+use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
@@ -70,18 +72,13 @@ impl Posts for SeaPosts {
 
     #[tracing::instrument(name = "db.posts.list", skip_all, fields(otel.kind = "client"))]
     async fn list(&self, query: &PostQuery) -> Result<Vec<PostView>, StoreError> {
-        let visible = Condition::any()
-            .add(post::Column::Published.eq(true))
-            .add(post::Column::OwnerId.eq(query.viewer.get()));
-        let mut select = views().filter(visible);
-        if let Some(matches) = title_matches(&query.search) {
-            select = select.filter(matches);
-        }
-        select
+        // Two steps in one statement: the page's ids from the feed index alone (it carries the
+        // visibility columns, so skipped posts cost no heap fetch and no owner join), then
+        // those posts with their owners.
+        views()
+            .filter(post::Column::Id.in_subquery(page_ids(query)))
             .order_by_desc(post::Column::CreatedAt)
             .order_by_desc(post::Column::Id)
-            .limit(query.page.limit().unsigned_abs())
-            .offset(query.page.skip().unsigned_abs())
             .into_model::<ViewRow>()
             .all(&self.db)
             .await
@@ -182,6 +179,27 @@ async fn remove(
         return Err(StoreError::Missing);
     }
     outbox::append(txn, events, instant::now()).await
+}
+
+/// The ids of the posts on the page `query` asks for: visible to the viewer (published, or
+/// their own), matching the search if any, newest first, `skip` then `limit`.
+fn page_ids(query: &PostQuery) -> SelectStatement {
+    let visible = Condition::any()
+        .add(post::Column::Published.eq(true))
+        .add(post::Column::OwnerId.eq(query.viewer.get()));
+    let mut filter = Condition::all().add(visible);
+    if let Some(matches) = title_matches(&query.search) {
+        filter = filter.add(matches);
+    }
+    let mut ids = Query::select();
+    ids.column((post::Entity, post::Column::Id))
+        .from(post::Entity)
+        .cond_where(filter)
+        .order_by((post::Entity, post::Column::CreatedAt), Order::Desc)
+        .order_by((post::Entity, post::Column::Id), Order::Desc)
+        .limit(query.page.limit().unsigned_abs())
+        .offset(query.page.skip().unsigned_abs());
+    ids
 }
 
 /// Posts joined with their owner's public columns.
@@ -330,5 +348,30 @@ mod tests {
             sqlite.sql
         );
         assert!(title_matches(&Search::default()).is_none());
+    }
+
+    #[test]
+    fn the_list_picks_the_page_ids_first_then_joins_only_those() {
+        let query = PostQuery {
+            viewer: UserId::new(3),
+            page: keel_domain::paging::Page::new(10, 190).expect("a valid page"),
+            search: Search::parse("rust").expect("valid"),
+        };
+        let sql = views()
+            .filter(post::Column::Id.in_subquery(page_ids(&query)))
+            .build(DbBackend::Postgres)
+            .sql;
+        let (outer, inner) = sql.split_once(" IN (SELECT ").expect("an id subquery");
+        // The join with the owners is outside the subquery: skipped rows are never joined.
+        assert!(outer.contains(r#"INNER JOIN "users""#), "{sql}");
+        assert!(!inner.contains(r#""users""#), "{sql}");
+        // The page (visibility, search, order, limit, offset) is chosen inside it.
+        for part in [
+            r#""posts"."published" = $1 OR "posts"."owner_id" = $2"#,
+            "LIKE LOWER($3)",
+            r#"ORDER BY "posts"."created_at" DESC, "posts"."id" DESC LIMIT $4 OFFSET $5"#,
+        ] {
+            assert!(inner.contains(part), "{part} in {sql}");
+        }
     }
 }

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# keel's HTTP benchmark suite (`just bench`): seeds a realistic data set into a fresh
+# PostgreSQL database with SQL, starts the release `api` on it, drives each scenario with wrk at
+# CONNECTIONS connections, replays the SQL keel sends for the list and get routes with pgbench
+# at the same concurrency (the database's ceiling for them), and writes every run, the medians
+# and their spread as JSON and Markdown (OUT, default bench/results). The method and the latest
+# figures are in docs/performance.md.
+#
+#   bench/run.sh                                  # 3 rounds of 10 s per scenario
+#   ROUNDS=5 DURATION=20s bench/run.sh
+#   SCENARIOS="health list" CEILINGS=list bench/run.sh
+#   SMOKE=1 KEEL_API_BIN=target/debug/api bench/run.sh   # CI: 2 s per scenario, small seed
+#
+# Ceilings (pgbench -M prepared, CONNECTIONS clients, the exact SQL of the route, bench/pgbench):
+#   list, get, create, and vote (one script run = a vote added and deleted: counted as two)
+# Scenarios (each against a freshly started api; the memory figures are that process's):
+#   health      GET /health
+#   list        GET /api/v1/posts?limit=10&skip=10*uniform(0..19), a random user's token
+#   search      GET /api/v1/posts?limit=10&search=<one of 20 title words>
+#   get         GET /api/v1/posts/{random published id}
+#   create      POST /api/v1/posts
+#   vote        POST /api/v1/vote, toggling per (user, post) pair (bench/wrk/vote.lua)
+#   login       POST /api/v1/login (Argon2id), with a paced /health probe beside it
+#   list-redis  list with the Redis rate limiter (REDIS_URL) instead of the in-process one
+# Every scenario runs with rate limiting on (limits no run reaches). Each round runs every
+# scenario, then the pgbench ceilings, so drift on a shared machine hits all of them alike.
+#
+# Needs PostgreSQL at PGHOST/PGPORT (role postgres, may create databases; the database DB,
+# default keel_bench, is dropped and re-created) and Redis at BENCH_REDIS_URL for list-redis;
+# installs wrk, pgbench (postgresql-contrib), curl and redis-tools with apt-get when missing.
+# Builds the release api (and the Argon2 CPU probe) unless KEEL_API_BIN is set. Exits non-zero
+# when any response was not 2xx or a socket error occurred.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SMOKE="${SMOKE:-0}"
+if [ "$SMOKE" = 1 ]; then
+  ROUNDS="${ROUNDS:-1}" DURATION="${DURATION:-2s}" WARMUP="${WARMUP:-0}"
+  USERS="${USERS:-100}" POSTS="${POSTS:-1000}" VOTES="${VOTES:-2000}" BENCH_USERS="${BENCH_USERS:-8}"
+else
+  ROUNDS="${ROUNDS:-3}" DURATION="${DURATION:-10s}" WARMUP="${WARMUP:-2s}"
+  USERS="${USERS:-1000}" POSTS="${POSTS:-20000}" VOTES="${VOTES:-100000}"
+fi
+read -r -a SCENARIOS <<<"${SCENARIOS:-health list search get create vote login list-redis}"
+read -r -a CEILINGS <<<"${CEILINGS:-list get create vote}"
+BENCH_USERS="${BENCH_USERS:-64}"
+PASSWORD="bench-password"
+PORT="${PORT:-18090}"
+DB="${DB:-keel_bench}"
+OUT="${OUT:-bench/results}"
+BENCH_REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
+. bench/lib.sh
+
+bench_require wrk:wrk pgbench:postgresql-contrib curl:curl python3:python3
+for scenario in "${SCENARIOS[@]}"; do
+  [ "$scenario" = list-redis ] && bench_require redis-cli:redis-tools
+done
+bench_build_api
+ARGON2_PROBE=""
+if [ "$SMOKE" != 1 ] && [ -z "${KEEL_API_BIN:-}" ]; then
+  cargo build --release -p keel-bench --bin argon2-cpu --quiet
+  ARGON2_PROBE="$CARGO_TARGET_DIR/release/argon2-cpu"
+fi
+
+mkdir -p "$OUT"
+BENCH_WORK=$(mktemp -d)
+trap 'api_stop; rm -rf "$BENCH_WORK"' EXIT
+RUNS="$BENCH_WORK/runs.jsonl"
+: >"$RUNS"
+duration_s=${DURATION%s}
+
+# ---- data set ---------------------------------------------------------------------------
+echo "seeding $DB: $USERS users, $POSTS posts, $VOTES votes…" >&2
+seed_started=$(date +%s.%N)
+bench_fresh_db "$DB"
+api_start
+base="http://127.0.0.1:$PORT/api/v1"
+curl -fs -o /dev/null -H 'content-type: application/json' \
+  -d "{\"email\":\"bench-00001@example.com\",\"password\":\"$PASSWORD\"}" "$base/users"
+hash=$(bench_psql "$DB" -Atc "SELECT password_hash FROM users WHERE id = 1")
+bench_psql "$DB" -v users="$USERS" -v posts="$POSTS" -v votes="$VOTES" \
+  -v bench_users="$BENCH_USERS" -v hash="$hash" -f bench/seed.sql
+# Tokens of users 1..BENCH_USERS, line i = user i (real logins, 4 at a time).
+seq 1 "$BENCH_USERS" | xargs -P 4 -I{} sh -c '
+  token=$(curl -fs -d "username=$(printf "bench-%05d%%40example.com" {})&password=$1" "$2/login" |
+    python3 -c "import json,sys; print(json.load(sys.stdin)[\"access_token\"])")
+  echo "{} $token"
+' _ "$PASSWORD" "$base" | sort -n | cut -d' ' -f2 >"$BENCH_WORK/tokens"
+[ "$(grep -c . "$BENCH_WORK/tokens")" -eq "$BENCH_USERS" ] || { echo "logins failed" >&2; exit 1; }
+api_stop
+seed_seconds=$(echo "$(date +%s.%N) - $seed_started" | bc -l)
+printf 'seeded in %.1f s (api start, register, SQL seed, %d logins)\n' "$seed_seconds" "$BENCH_USERS" >&2
+
+export BENCH_TOKENS="$BENCH_WORK/tokens" BENCH_USERS="$USERS" BENCH_POSTS="$POSTS" \
+  BENCH_PASSWORD="$PASSWORD" BENCH_THREADS="$THREADS"
+
+# ---- measurement helpers ----------------------------------------------------------------
+# Busy and total jiffies of the whole machine.
+machine_jiffies() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+# CPU seconds of the PostgreSQL server processes alive now.
+postgres_cpu_seconds() {
+  local hz total=0 pid
+  hz=$(getconf CLK_TCK)
+  for pid in $(pgrep -u postgres -x postgres || true); do
+    total=$(awk -v t="$total" '{ sub(/^.*\) /, ""); print t + $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || echo "$total")
+  done
+  echo "$total $hz" | awk '{ printf "%.2f\n", $1 / $2 }'
+}
+load_average() { cut -d' ' -f1-3 /proc/loadavg; }
+
+# The JSON line a wrk scenario script printed.
+wrk_json() { sed -n 's/^BENCH_JSON //p' "$1"; }
+
+# Clears the vote scenario's votes (users 1..BENCH_USERS) and their counts.
+reset_bench_votes() {
+  bench_psql "$DB" -c "
+    WITH gone AS (DELETE FROM votes WHERE user_id <= $BENCH_USERS RETURNING post_id)
+    UPDATE posts SET votes_count = posts.votes_count - c.n
+    FROM (SELECT post_id, count(*) AS n FROM gone GROUP BY post_id) AS c
+    WHERE posts.id = c.post_id"
+}
+
+failures=0
+run_scenario() { # round scenario
+  local round=$1 scenario=$2 script=$2 extra=() idle rss cpu0 cpu1 pg0 pg1 m0 m1 load probe_pid=""
+  case "$scenario" in
+    list-redis)
+      script=list
+      extra=(REDIS_URL="$BENCH_REDIS_URL" RATE_LIMIT_KEY_PREFIX="bench:$$:" RATE_LIMIT_FAIL_OPEN=false)
+      ;;
+  esac
+  api_start "${extra[@]}"
+  if [ "$scenario" = list-redis ]; then
+    curl -fs -D - -o /dev/null -H "authorization: Bearer $(head -n1 "$BENCH_TOKENS")" \
+      "$base/posts?limit=10" | grep -qi '^x-ratelimit-limit' ||
+      { echo "list-redis: no rate-limit headers: the Redis limiter is not on" >&2; exit 1; }
+  fi
+  sleep 1
+  idle=$(api_mem_kib VmRSS)
+  if [ "$WARMUP" != 0 ]; then
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s "bench/wrk/$script.lua" "http://127.0.0.1:$PORT" >/dev/null
+  fi
+  [ "$scenario" = vote ] && reset_bench_votes
+  load=$(load_average)
+  cpu0=$(api_cpu_seconds) pg0=$(postgres_cpu_seconds) m0=$(machine_jiffies)
+  if [ "$scenario" = login ]; then
+    wrk -t1 -c2 -d"$DURATION" --timeout 5s -s bench/wrk/probe.lua "http://127.0.0.1:$PORT" \
+      >"$BENCH_WORK/probe.out" &
+    probe_pid=$!
+  fi
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s "bench/wrk/$script.lua" \
+    "http://127.0.0.1:$PORT" >"$BENCH_WORK/wrk.out"
+  [ -n "$probe_pid" ] && wait "$probe_pid"
+  cpu1=$(api_cpu_seconds) pg1=$(postgres_cpu_seconds) m1=$(machine_jiffies)
+  rss=$(api_mem_kib VmHWM)
+  api_stop
+  local result probe="null"
+  result=$(wrk_json "$BENCH_WORK/wrk.out")
+  [ -n "$result" ] || { echo "$scenario: wrk printed no result:" >&2; cat "$BENCH_WORK/wrk.out" >&2; exit 1; }
+  [ -n "$probe_pid" ] && probe=$(wrk_json "$BENCH_WORK/probe.out")
+  python3 - "$round" "$scenario" "$result" "$probe" "$idle" "$rss" "$cpu0" "$cpu1" "$pg0" "$pg1" \
+    "$m0 $m1" "$load" >>"$RUNS" <<'PY'
+import json, sys
+round_, scenario, result, probe, idle, rss, cpu0, cpu1, pg0, pg1, machine, load = sys.argv[1:]
+r = json.loads(result)
+busy0, total0, busy1, total1 = (float(x) for x in machine.split())
+r.update(
+    kind="http", round=int(round_), scenario=scenario,
+    probe=json.loads(probe),
+    idle_rss_mib=round(int(idle) / 1024, 1), peak_rss_mib=round(int(rss) / 1024, 1),
+    api_cpu_s=round(float(cpu1) - float(cpu0), 2),
+    postgres_cpu_s=round(float(pg1) - float(pg0), 2),
+    machine_busy=round((busy1 - busy0) / max(total1 - total0, 1), 3),
+    load=load,
+)
+print(json.dumps(r))
+PY
+  local non2xx
+  # One line for the console (stderr); the number of failed responses (stdout).
+  non2xx=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
+  if [ "$non2xx" != 0 ]; then
+    echo "$scenario: $non2xx responses were not 2xx or failed" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+run_ceiling() { # round name
+  local round=$1 name=$2 out load
+  [ "$name" = vote ] && reset_bench_votes
+  load=$(load_average)
+  out=$(pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
+    -T "$duration_s" -D posts="$POSTS" -D bench_users="$BENCH_USERS" -D pages="${BENCH_LIST_PAGES:-20}" \
+    -f "bench/pgbench/$name.sql" "$DB" 2>&1) || { echo "pgbench $name failed: $out" >&2; exit 1; }
+  python3 - "$round" "$name" "$load" "$out" >>"$RUNS" <<'PY'
+import json, re, sys
+round_, name, load, out = sys.argv[1:]
+script_tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+# One run of vote.sql is two votes (add, then delete): its figure is in votes per second.
+tps = script_tps * (2 if name == "vote" else 1)
+lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+failed = re.search(r"number of failed transactions: (\d+)", out)
+print(json.dumps(dict(kind="pgbench", round=int(round_), scenario=name, tps=tps, script_tps=script_tps,
+                      latency_avg_ms=lat, failed=int(failed.group(1)) if failed else 0, load=load)))
+PY
+  local failed
+  failed=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
+  if [ "$failed" != 0 ]; then
+    echo "pgbench $name: $failed failed transactions" >&2
+    failures=$((failures + 1))
+  fi
+}
+
+# Back to the seeded data set: the posts (and outbox events) the create and vote scenarios
+# added go, and VACUUM refreshes the visibility map the feed's index-only scan relies on.
+reset_data_set() {
+  bench_psql "$DB" -c "DELETE FROM posts WHERE id > $POSTS" -c "DELETE FROM outbox_events" \
+    -c "VACUUM ANALYZE posts"
+}
+
+# ---- the runs ---------------------------------------------------------------------------
+for round in $(seq 1 "$ROUNDS"); do
+  reset_data_set
+  for scenario in "${SCENARIOS[@]}"; do
+    run_scenario "$round" "$scenario"
+  done
+  for name in "${CEILINGS[@]}"; do
+    run_ceiling "$round" "$name"
+  done
+done
+
+argon2="null"
+if [ -n "$ARGON2_PROBE" ]; then
+  argon2=$("$ARGON2_PROBE")
+fi
+
+python3 bench/report.py --runs "$RUNS" --out "$OUT" --argon2 "$argon2" \
+  --meta "$(python3 - "$CONNECTIONS" "$THREADS" "$DURATION" "$WARMUP" "$ROUNDS" "$USERS" "$POSTS" \
+    "$VOTES" "$SMOKE" "$seed_seconds" "$API" <<'PY'
+import json, os, platform, subprocess, sys
+c, t, d, w, r, u, p, v, smoke, seed, api = sys.argv[1:]
+def sh(cmd):
+    try:
+        return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return ""
+print(json.dumps(dict(
+    connections=int(c), wrk_threads=int(t), duration=d, warmup=w, rounds=int(r),
+    users=int(u), posts=int(p), votes=int(v), smoke=smoke == "1", seed_seconds=round(float(seed), 1),
+    api_binary=os.path.basename(os.path.dirname(api)) + "/" + os.path.basename(api),
+    commit=sh("git rev-parse --short HEAD"),
+    cores=os.cpu_count(), cpu=sh("awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo"),
+    memory=sh("awk '/MemTotal/ {printf \"%.1f GiB\", $2/1048576}' /proc/meminfo"),
+    kernel=platform.release(), postgres=sh("psql -X -Atc 'SHOW server_version' -h ${PGHOST:-127.0.0.1} -U postgres postgres"),
+    wrk=sh("wrk -v 2>&1 | head -n1"), date=sh("date -u +%Y-%m-%dT%H:%MZ"),
+)))
+PY
+)"
+if [ "$failures" -ne 0 ]; then
+  echo "$failures scenario run(s) had responses that were not 2xx" >&2
+  exit 1
+fi
