@@ -11,6 +11,10 @@
 //! [`build_app`] assembles the application from the use cases ([`UseCases`]) and
 //! [`HttpSettings`]; `keel-bootstrap` decides what goes in.
 #![forbid(unsafe_code)]
+// The OpenAPI components are one `json!` literal (keel_http::openapi), whose macro recursion
+// grows with the number of schemas: two resources added by scripts/new-resource pass the
+// default limit (128).
+#![recursion_limit = "256"]
 
 pub mod client_addr;
 pub mod cors;
