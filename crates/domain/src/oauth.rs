@@ -457,6 +457,17 @@ mod tests {
     }
 
     #[test]
+    fn secrets_are_redacted_in_debug_output() {
+        let random = [7u8; SECRET_BYTES];
+        let state = StateToken::generate(random);
+        let verifier = PkceVerifier::generate(random);
+        let binding = BrowserBinding::generate(random);
+        assert_eq!(format!("{state:?}"), "StateToken(<redacted>)");
+        assert_eq!(format!("{verifier:?}"), "PkceVerifier(<redacted>)");
+        assert_eq!(format!("{binding:?}"), "BrowserBinding(<redacted>)");
+    }
+
+    #[test]
     fn base64url_matches_rfc_4648_vectors() {
         assert_eq!(base64url(b""), "");
         assert_eq!(base64url(b"f"), "Zg");
