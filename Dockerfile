@@ -34,10 +34,12 @@ COPY crates/adapters/auth/Cargo.toml crates/adapters/auth/
 COPY crates/adapters/redis/Cargo.toml crates/adapters/redis/
 COPY crates/adapters/telemetry/Cargo.toml crates/adapters/telemetry/
 COPY crates/adapters/webhook/Cargo.toml crates/adapters/webhook/
+COPY crates/adapters/oauth/Cargo.toml crates/adapters/oauth/
 COPY crates/bootstrap/Cargo.toml crates/bootstrap/
 COPY crates/api/Cargo.toml crates/api/
 COPY crates/testkit/Cargo.toml crates/testkit/
 COPY crates/worker/Cargo.toml crates/worker/
+COPY crates/bench/Cargo.toml crates/bench/
 COPY migrations/Cargo.toml migrations/
 RUN set -eu; \
     for manifest in crates/*/Cargo.toml crates/adapters/*/Cargo.toml migrations/Cargo.toml; do \
