@@ -274,13 +274,7 @@ async fn explicit_linking_and_its_conflicts(db: TestDb) {
     // Bob links an identity whose email is someone else's and unverified: explicit links
     // do not care about the email. Default redirect_to_frontend=true.
     fake.set_identity("sub-1", Some("elsewhere@example.com"), json!(false));
-    let flow = link_start(&app, &bob.access, "").await;
-    let res = arrive(
-        &app,
-        &fake.authorize(&flow.authorize_url),
-        Some(&flow.cookie),
-    )
-    .await;
+    let res = link(&app, &fake, &bob.access, "").await;
     assert_eq!(res.status, 302, "{}", res.text);
     let fragment = fragment_of(res.header("location").expect("Location"));
     assert_eq!(
@@ -295,35 +289,17 @@ async fn explicit_linking_and_its_conflicts(db: TestDb) {
     assert_eq!(me(&app, &res.body).await["id"], bob.id);
 
     // Linking it again to Bob is fine (JSON answer this time).
-    let flow = link_start(&app, &bob.access, "redirect_to_frontend=false").await;
-    let res = arrive(
-        &app,
-        &fake.authorize(&flow.authorize_url),
-        Some(&flow.cookie),
-    )
-    .await;
+    let res = link(&app, &fake, &bob.access, "redirect_to_frontend=false").await;
     assert_eq!(res.status, 200, "{}", res.text);
     assert_eq!(res.body, json!({ "provider": "oidc", "linked": true }));
 
     // Carol cannot take Bob's identity.
-    let flow = link_start(&app, &carol.access, "redirect_to_frontend=false").await;
-    let res = arrive(
-        &app,
-        &fake.authorize(&flow.authorize_url),
-        Some(&flow.cookie),
-    )
-    .await;
+    let res = link(&app, &fake, &carol.access, "redirect_to_frontend=false").await;
     assert_problem(&res, 409, "oauth_identity_already_linked");
 
     // Bob cannot link a second identity of the same provider.
     fake.set_identity("sub-2", Some("bob@example.com"), json!(true));
-    let flow = link_start(&app, &bob.access, "redirect_to_frontend=false").await;
-    let res = arrive(
-        &app,
-        &fake.authorize(&flow.authorize_url),
-        Some(&flow.cookie),
-    )
-    .await;
+    let res = link(&app, &fake, &bob.access, "redirect_to_frontend=false").await;
     assert_problem(&res, 409, "oauth_provider_already_linked");
     // … nor sign in with it through his verified email.
     let res = sign_in(&app, &fake).await;
@@ -697,4 +673,15 @@ async fn flows_live_in_redis_when_it_is_configured() {
         .await
         .expect("oauth_flows");
     assert!(rows.is_empty());
+}
+
+/// A whole explicit link as `token`: link/start with `query`, consent at the fake, callback.
+async fn link(app: &TestApp, fake: &FakeProvider, token: &str, query: &str) -> TestResponse {
+    let flow = link_start(app, token, query).await;
+    arrive(
+        app,
+        &fake.authorize(&flow.authorize_url),
+        Some(&flow.cookie),
+    )
+    .await
 }
