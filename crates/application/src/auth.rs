@@ -9,7 +9,8 @@ use keel_domain::session::{
 };
 use keel_domain::user::{Email, User, UserId};
 use keel_ports::{
-    Clock, HashError, PasswordHasher, Sessions, StoreError, TokenCodec, TokenError, Users,
+    AccessClaims, Clock, HashError, PasswordHasher, Sessions, StoreError, TokenCodec, TokenError,
+    Users,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -88,10 +89,31 @@ impl Authenticate {
     /// that no longer exists.
     #[tracing::instrument(name = "use_case.authenticate", skip_all)]
     pub async fn execute(&self, access_token: &str) -> Result<Principal, AuthenticateError> {
-        let claims = self
-            .tokens
-            .verify_access(access_token, self.clock.now())
+        let verified = self
+            .verify(access_token)
             .map_err(|e| AuthenticateError::InvalidToken(Some(e)))?;
+        self.load(verified).await
+    }
+
+    /// The first half of [`Authenticate::execute`]: checks the token's signature, issuer,
+    /// audience, expiry and type, without asking the user store. The HTTP edge verifies a
+    /// request's token once, for the rate limiter, and hands the result to [`Authenticate::load`].
+    ///
+    /// # Errors
+    /// [`TokenError`] describing the first failed check.
+    pub fn verify(&self, access_token: &str) -> Result<VerifiedAccess, TokenError> {
+        self.tokens
+            .verify_access(access_token, self.clock.now())
+            .map(VerifiedAccess)
+    }
+
+    /// The second half of [`Authenticate::execute`]: loads the verified token's user.
+    ///
+    /// # Errors
+    /// [`AuthenticateError::InvalidToken`] when the user no longer exists.
+    #[tracing::instrument(name = "use_case.authenticate", skip_all)]
+    pub async fn load(&self, verified: VerifiedAccess) -> Result<Principal, AuthenticateError> {
+        let VerifiedAccess(claims) = verified;
         let user = self
             .users
             .find(claims.user_id)
@@ -101,6 +123,19 @@ impl Authenticate {
             user,
             family: claims.family,
         })
+    }
+}
+
+/// An access token's claims that [`Authenticate::verify`] accepted; only it makes one, so
+/// [`Authenticate::load`] never trusts unverified claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedAccess(AccessClaims);
+
+impl VerifiedAccess {
+    /// The user the token was issued to.
+    #[must_use]
+    pub fn user_id(&self) -> UserId {
+        self.0.user_id
     }
 }
 

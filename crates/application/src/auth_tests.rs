@@ -76,6 +76,55 @@ async fn authenticate_loads_the_tokens_user() {
     ));
 }
 
+#[tokio::test]
+async fn authenticate_in_two_halves_verifies_once_then_loads() {
+    let mut tokens = MockTokenCodec::new();
+    tokens
+        .expect_verify_access()
+        .times(2)
+        .returning(|t, _| match t {
+            "good" => Ok(AccessClaims {
+                user_id: UserId::new(1),
+                family: Some(family_id(1)),
+            }),
+            _ => Err(TokenError::Expired),
+        });
+    let mut users = MockUsers::new();
+    users
+        .expect_find()
+        .withf(|id| *id == UserId::new(1))
+        .times(1)
+        .returning(|_| Ok(Some(user(1))));
+    let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
+    let verified = auth.verify("good").expect("valid");
+    assert_eq!(verified.user_id(), UserId::new(1));
+    let principal = auth.load(verified).await.expect("user exists");
+    assert_eq!(
+        (principal.user.id, principal.family),
+        (UserId::new(1), Some(family_id(1)))
+    );
+    assert!(matches!(auth.verify("old"), Err(TokenError::Expired)));
+}
+
+#[tokio::test]
+async fn a_verified_token_of_a_deleted_user_does_not_load() {
+    let mut tokens = MockTokenCodec::new();
+    tokens.expect_verify_access().returning(|_, _| {
+        Ok(AccessClaims {
+            user_id: UserId::new(9),
+            family: None,
+        })
+    });
+    let mut users = MockUsers::new();
+    users.expect_find().returning(|_| Ok(None));
+    let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
+    let verified = auth.verify("signed").expect("valid signature");
+    assert!(matches!(
+        auth.load(verified).await,
+        Err(AuthenticateError::InvalidToken(None))
+    ));
+}
+
 fn login_uc(users: MockUsers, hasher: MockPasswordHasher, sessions: MockSessions) -> Login {
     Login::new(
         Arc::new(users),

@@ -8,11 +8,17 @@ use crate::problem::{FieldError, Problem};
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use keel_application::auth::{Authenticate, Principal};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use keel_application::auth::{Authenticate, Principal, VerifiedAccess};
 use serde_json::{Map, Value};
 use std::future::Future;
 use std::pin::Pin;
+
+/// This request's bearer token, verified by the rate-limit middleware (which needs its user
+/// before any handler runs), so that [`AuthUser`] does not verify it a second time. Only
+/// middleware inserts it; nothing a client sends can.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct VerifiedBearer(pub(crate) VerifiedAccess);
 
 /// The authenticated caller; extracting it answers 401 when the bearer token is missing or bad.
 #[derive(Debug, Clone)]
@@ -31,6 +37,7 @@ impl FromRequest for AuthUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let token = bearer_token(req);
+        let verified = req.extensions().get::<VerifiedBearer>().map(|v| v.0);
         let authenticate = req.app_data::<web::Data<Authenticate>>().cloned();
         let req = req.clone();
         Box::pin(async move {
@@ -42,7 +49,10 @@ impl FromRequest for AuthUser {
                     "Internal Server Error",
                 )
             })?;
-            let principal = authenticate.execute(&token).await?;
+            let principal = match verified {
+                Some(verified) => authenticate.load(verified).await?,
+                None => authenticate.execute(&token).await?,
+            };
             // Logged with the request line and recorded on the request's span.
             actix_web::HttpMessage::extensions_mut(&req)
                 .insert(crate::observe::UserId(principal.user.id.get()));

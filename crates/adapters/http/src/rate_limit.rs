@@ -9,8 +9,9 @@
 //! - Policies by route ([`policy_for`]): `auth_login` for login, refresh, logout and the OAuth
 //!   start, link and callback routes; `auth_register` for `POST /users`; `api_read` for
 //!   reading posts; `api_write` for writing posts and votes. Other routes are not limited.
-//! - Principal: `user:{id}` for a valid access token (verified without a database lookup),
-//!   else `ip:{client}` from [`crate::client_addr`]. Login is charged to the client address
+//! - Principal: `user:{id}` for a valid access token (verified without a database lookup, once
+//!   per request: the verified token is left in the request's extensions for the
+//!   authentication extractor), else `ip:{client}` from [`crate::client_addr`]. Login is charged to the client address
 //!   *and* to the target account (the form's `username` or the JSON `email`), with the same
 //!   quota: the body is read once here, within `MAX_BODY_BYTES`, and handed on to the handler
 //!   unchanged.
@@ -23,7 +24,7 @@
 //!   `rate_limit_backend_unavailable` (fail closed), per `RATE_LIMIT_FAIL_OPEN`.
 
 use crate::client_addr;
-use crate::extract::{BodyFields, bearer_token, json_or_form_body};
+use crate::extract::{BodyFields, VerifiedBearer, bearer_token, json_or_form_body};
 use crate::observe::{Observer, RateLimitVerdict};
 use crate::problem::Problem;
 use actix_web::body::{BoxBody, MessageBody};
@@ -31,7 +32,8 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{Error, web};
+use actix_web::{Error, HttpMessage, web};
+use keel_application::auth::Authenticate;
 use keel_application::rate_limit::CheckRateLimit;
 use keel_domain::rate_limit::{Decision, Policy, Principal};
 
@@ -177,7 +179,17 @@ pub async fn rate_limit(
         principals
     } else {
         let bearer = bearer_token(req.request());
-        vec![check.principal(bearer.as_deref(), client)]
+        match (bearer, req.app_data::<web::Data<Authenticate>>()) {
+            (Some(token), Some(authenticate)) => match authenticate.verify(&token) {
+                Ok(verified) => {
+                    // Verified once: the `AuthUser` extractor loads the user from this.
+                    req.extensions_mut().insert(VerifiedBearer(verified));
+                    vec![Principal::User(verified.user_id())]
+                }
+                Err(_) => vec![Principal::address(client)],
+            },
+            (bearer, _) => vec![check.principal(bearer.as_deref(), client)],
+        }
     };
     let result = check.execute(policy, &principals).await;
     if let Some(observer) = req.app_data::<web::Data<Observer>>() {
