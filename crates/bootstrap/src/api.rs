@@ -44,7 +44,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// The system clock.
@@ -197,98 +197,149 @@ pub fn use_cases(
     db: &DatabaseConnection,
     redis: Option<&keel_redis::Pool>,
 ) -> anyhow::Result<UseCases> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone()));
-    let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone()));
-    let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone()));
-    let sessions: Arc<dyn Sessions> = Arc::new(SeaSessions::new(db.clone()));
-    // @new-resource: bootstrap-repositories
-    let hasher: Arc<dyn PasswordHasher> =
-        Arc::new(Argon2Hasher::new(None).context("building the password hasher")?);
-    let auth = &config.auth;
-    let tokens: Arc<dyn TokenCodec> = Arc::new(
-        JwtCodec::new(
-            auth.secret_key.clone(),
-            auth.algorithm,
-            auth.issuer.clone(),
-            auth.audience.clone(),
-            time::Duration::minutes(
-                i64::try_from(auth.access_token_expire_minutes).unwrap_or(i64::MAX / 60),
+    Ok(SharedAdapters::new(config, redis)?.use_cases(db))
+}
+
+/// The adapters every server worker shares — clock, password hasher (its threads), token codec,
+/// rate limiter (one budget per client, whichever worker serves it), OAuth providers and, with
+/// Redis, the OAuth flow store — so that each worker can build its use cases on its own
+/// database pool ([`SharedAdapters::use_cases`]).
+#[derive(Clone)]
+pub struct SharedAdapters {
+    clock: Arc<dyn Clock>,
+    hasher: Arc<dyn PasswordHasher>,
+    tokens: Arc<dyn TokenCodec>,
+    policy: SessionPolicy,
+    rate_limit: Option<CheckRateLimit>,
+    providers: OAuthProviders,
+    /// The Redis flow store; `None`: flows live in the database.
+    redis_flows: Option<Arc<dyn OAuthFlows>>,
+    flow_policy: FlowPolicy,
+}
+
+impl SharedAdapters {
+    /// Builds the shared adapters from the configuration; `redis` backs the rate limiter and
+    /// the OAuth flow store when given.
+    ///
+    /// # Errors
+    /// When an adapter cannot be built from the configuration.
+    pub fn new(config: &Config, redis: Option<&keel_redis::Pool>) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let hasher: Arc<dyn PasswordHasher> =
+            Arc::new(Argon2Hasher::new(None).context("building the password hasher")?);
+        let auth = &config.auth;
+        let tokens: Arc<dyn TokenCodec> = Arc::new(
+            JwtCodec::new(
+                auth.secret_key.clone(),
+                auth.algorithm,
+                auth.issuer.clone(),
+                auth.audience.clone(),
+                time::Duration::minutes(
+                    i64::try_from(auth.access_token_expire_minutes).unwrap_or(i64::MAX / 60),
+                ),
+            )
+            .context("building the token codec")?,
+        );
+        let policy = SessionPolicy {
+            refresh_ttl: time::Duration::days(
+                i64::try_from(auth.refresh_token_expire_days)
+                    .unwrap_or(36_500)
+                    .min(36_500),
             ),
-        )
-        .context("building the token codec")?,
-    );
-    let policy = SessionPolicy {
-        refresh_ttl: time::Duration::days(
-            i64::try_from(auth.refresh_token_expire_days)
-                .unwrap_or(36_500)
-                .min(36_500),
-        ),
-        reuse_grace: time::Duration::seconds(
-            i64::try_from(auth.refresh_token_reuse_grace_seconds).unwrap_or(i64::MAX / 2),
-        ),
-    };
-    let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
-    let providers = OAuthProviders::new(identity_providers(config)?);
-    let flows: Arc<dyn OAuthFlows> = match redis {
-        Some(pool) => Arc::new(keel_redis::RedisOAuthFlows::new(
-            pool.clone(),
-            config.rate_limit.key_prefix.clone(),
-        )),
-        None => Arc::new(SeaOAuthFlows::new(db.clone())),
-    };
-    let oauth_accounts: Arc<dyn OAuthAccounts> = Arc::new(SeaOAuthAccounts::new(db.clone()));
-    let start_oauth = StartOAuth::new(
-        providers.clone(),
-        flows.clone(),
-        Arc::new(OsRandom),
-        clock.clone(),
-        FlowPolicy {
+            reuse_grace: time::Duration::seconds(
+                i64::try_from(auth.refresh_token_reuse_grace_seconds).unwrap_or(i64::MAX / 2),
+            ),
+        };
+        let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
+        let providers = OAuthProviders::new(identity_providers(config)?);
+        let redis_flows = redis.map(|pool| -> Arc<dyn OAuthFlows> {
+            Arc::new(keel_redis::RedisOAuthFlows::new(
+                pool.clone(),
+                config.rate_limit.key_prefix.clone(),
+            ))
+        });
+        let flow_policy = FlowPolicy {
             state_ttl: time::Duration::seconds(
                 i64::try_from(config.oauth.state_expire_seconds).unwrap_or(i64::MAX / 2),
             ),
-        },
-    );
-    let complete_oauth = CompleteOAuth::new(
-        providers,
-        flows,
-        AccountPorts {
-            users: users.clone(),
-            accounts: oauth_accounts,
-            sessions: sessions.clone(),
-            tokens: tokens.clone(),
-        },
-        clock.clone(),
-        policy,
-    );
-    Ok(UseCases {
-        start_oauth,
-        complete_oauth,
-        rate_limit,
-        // @new-resource: bootstrap-use-cases
-        authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
-        register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
-        get_user: GetUser::new(users.clone()),
-        login: Login::new(
-            users,
+        };
+        Ok(Self {
+            clock,
             hasher,
-            sessions.clone(),
-            tokens.clone(),
+            tokens,
+            policy,
+            rate_limit,
+            providers,
+            redis_flows,
+            flow_policy,
+        })
+    }
+
+    /// Every use case, its repositories on `db`.
+    #[must_use]
+    pub fn use_cases(&self, db: &DatabaseConnection) -> UseCases {
+        let clock = self.clock.clone();
+        let hasher = self.hasher.clone();
+        let tokens = self.tokens.clone();
+        let policy = self.policy;
+        let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone()));
+        let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone()));
+        let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone()));
+        let sessions: Arc<dyn Sessions> = Arc::new(SeaSessions::new(db.clone()));
+        // @new-resource: bootstrap-repositories
+        let flows: Arc<dyn OAuthFlows> = match &self.redis_flows {
+            Some(flows) => flows.clone(),
+            None => Arc::new(SeaOAuthFlows::new(db.clone())),
+        };
+        let oauth_accounts: Arc<dyn OAuthAccounts> = Arc::new(SeaOAuthAccounts::new(db.clone()));
+        let start_oauth = StartOAuth::new(
+            self.providers.clone(),
+            flows.clone(),
+            Arc::new(OsRandom),
+            clock.clone(),
+            self.flow_policy,
+        );
+        let complete_oauth = CompleteOAuth::new(
+            self.providers.clone(),
+            flows,
+            AccountPorts {
+                users: users.clone(),
+                accounts: oauth_accounts,
+                sessions: sessions.clone(),
+                tokens: tokens.clone(),
+            },
             clock.clone(),
             policy,
-        ),
-        refresh: RefreshSession::new(sessions.clone(), tokens.clone(), clock.clone(), policy),
-        logout: Logout::new(sessions.clone(), tokens, clock.clone()),
-        logout_all: LogoutAll::new(sessions.clone(), clock.clone()),
-        list_sessions: ListSessions::new(sessions.clone(), clock.clone()),
-        revoke_session: RevokeSession::new(sessions, clock.clone()),
-        list_posts: ListPosts::new(posts.clone()),
-        get_post: GetPost::new(posts.clone()),
-        create_post: CreatePost::new(posts.clone(), clock.clone()),
-        update_post: UpdatePost::new(posts.clone(), clock),
-        delete_post: DeletePost::new(posts.clone()),
-        cast_vote: CastVote::new(posts, votes),
-    })
+        );
+        UseCases {
+            start_oauth,
+            complete_oauth,
+            rate_limit: self.rate_limit.clone(),
+            // @new-resource: bootstrap-use-cases
+            authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
+            register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
+            get_user: GetUser::new(users.clone()),
+            login: Login::new(
+                users,
+                hasher,
+                sessions.clone(),
+                tokens.clone(),
+                clock.clone(),
+                policy,
+            ),
+            refresh: RefreshSession::new(sessions.clone(), tokens.clone(), clock.clone(), policy),
+            logout: Logout::new(sessions.clone(), tokens, clock.clone()),
+            logout_all: LogoutAll::new(sessions.clone(), clock.clone()),
+            list_sessions: ListSessions::new(sessions.clone(), clock.clone()),
+            revoke_session: RevokeSession::new(sessions, clock.clone()),
+            list_posts: ListPosts::new(posts.clone()),
+            get_post: GetPost::new(posts.clone()),
+            create_post: CreatePost::new(posts.clone(), clock.clone()),
+            update_post: UpdatePost::new(posts.clone(), clock),
+            delete_post: DeletePost::new(posts.clone()),
+            cast_vote: CastVote::new(posts, votes),
+        }
+    }
 }
 
 /// `/ready`: the database answers and start-up migrations (if any) are done; Redis answers a
@@ -378,24 +429,36 @@ pub struct RunningApi {
 /// # Errors
 /// When the database URL is unusable or the address cannot be bound.
 pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
-    let db = connect_database(config).await?;
+    // One worker per core (actix-web's own default, made explicit to size the pools), each
+    // with its own PostgreSQL pool: see `keel_persistence::connect_per_worker`.
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let pools = keel_persistence::connect_per_worker(
+        config.database.url.expose_secret(),
+        config.database.max_connections,
+        workers,
+    )
+    .await
+    .context("opening the database")?;
     let migrated = Arc::new(AtomicBool::new(!config.database.migrate_on_start));
     if config.database.migrate_on_start {
-        tokio::spawn(migrate_until_done(db.clone(), migrated.clone()));
+        // On a pool of its own, closed when done: its connection belongs to this runtime,
+        // not to a server worker's.
+        let db = if pools.len() == 1 {
+            pools[0].clone()
+        } else {
+            keel_persistence::connect(config.database.url.expose_secret(), Some(1))
+                .await
+                .context("opening the database")?
+        };
+        tokio::spawn(migrate_until_done(db, migrated.clone()));
     }
     let redis = connect_redis(config)?;
-    let use_cases = use_cases(config, &db, redis.as_ref())?;
+    let shared = SharedAdapters::new(config, redis.as_ref())?;
     let observer = crate::telemetry::ApiObserver::new(
-        db.clone(),
+        pools.clone(),
         config.features.observability && config.observability.metrics_enabled,
     )
     .context("registering metrics")?;
-    let readiness: Arc<dyn Readiness> = Arc::new(DependencyReadiness {
-        db,
-        migrated,
-        redis,
-        redis_required: config.redis_health_required,
-    });
     let settings = HttpSettings {
         versions: config.api_versions.clone(),
         max_body_bytes: config.http.max_body_bytes,
@@ -408,16 +471,28 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
             state_ttl_seconds: config.oauth.state_expire_seconds,
         },
     };
+    let redis_required = config.redis_health_required;
     let shutdown = ShutdownFlag::default();
     let app_shutdown = shutdown.clone();
+    // actix-web calls the factory once on each worker's thread: each takes the next pool.
+    let next_worker = Arc::new(AtomicUsize::new(0));
     let server = actix_web::HttpServer::new(move || {
+        let worker = next_worker.fetch_add(1, Ordering::Relaxed);
+        let db = &pools[worker % pools.len()];
+        let readiness: Arc<dyn Readiness> = Arc::new(DependencyReadiness {
+            db: db.clone(),
+            migrated: migrated.clone(),
+            redis: redis.clone(),
+            redis_required,
+        });
         keel_http::build_app(
-            use_cases.clone(),
+            shared.use_cases(db),
             settings.clone(),
-            readiness.clone(),
+            readiness,
             app_shutdown.clone(),
         )
     })
+    .workers(workers)
     .disable_signals()
     .shutdown_timeout(30)
     // A client gets 10 s to send its request head (slowloris), 5 s to close after the

@@ -15,7 +15,8 @@ use sea_orm::DatabaseConnection;
 pub struct ApiObserver {
     metrics: Metrics,
     http: HttpMetrics,
-    db: DatabaseConnection,
+    /// The database pools (one per server worker on PostgreSQL), summed for the pool gauges.
+    pools: Vec<DatabaseConnection>,
     serve_metrics: bool,
 }
 
@@ -25,13 +26,13 @@ impl ApiObserver {
     ///
     /// # Errors
     /// When a family cannot be registered (never for a fresh registry).
-    pub fn new(db: DatabaseConnection, serve_metrics: bool) -> anyhow::Result<Self> {
+    pub fn new(pools: Vec<DatabaseConnection>, serve_metrics: bool) -> anyhow::Result<Self> {
         let metrics = Metrics::with_process_metrics()?;
         let http = HttpMetrics::register(&metrics)?;
         Ok(Self {
             metrics,
             http,
-            db,
+            pools,
             serve_metrics,
         })
     }
@@ -100,7 +101,7 @@ impl HttpObserver for ApiObserver {
         if !self.serve_metrics {
             return None;
         }
-        let pool = keel_persistence::pool_stats(&self.db);
+        let pool = keel_persistence::pools_stats(&self.pools);
         self.http.set_pool(pool.in_use, pool.idle, pool.max);
         match self.metrics.render() {
             Ok(text) => Some((text, Metrics::content_type())),

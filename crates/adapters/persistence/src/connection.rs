@@ -14,6 +14,11 @@
 //!   instead of failing on a read-to-write lock upgrade;
 //! - `sqlite::memory:` (or `mode=memory`) always uses exactly one connection that is never
 //!   recycled: every new connection would open a different, empty database.
+//!
+//! A server with several single-threaded workers (actix-web) opens one PostgreSQL pool per
+//! worker with [`connect_per_worker`]: a connection's socket belongs to the event loop of the
+//! worker that opened it, so a connection shared between workers makes every database reply
+//! wake two threads instead of one (measured in docs/performance.md).
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
@@ -31,8 +36,9 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Opens a pool on `url` (`postgres://…` or `sqlite://…`).
 ///
-/// `max_connections`: the pool size. `None` means the driver's default (10) for PostgreSQL and
-/// one connection for SQLite (see the module docs for why). In-memory SQLite always uses one.
+/// `max_connections`: the pool size. `None` means four per core, at least 10, for PostgreSQL
+/// ([`default_pool_size`]) and one connection for SQLite (see the module docs for why).
+/// In-memory SQLite always uses one.
 ///
 /// # Errors
 /// [`DbErr`] when the URL is invalid or no connection can be opened.
@@ -67,9 +73,7 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Database
     } else {
         // Sized to the machine unless configured: a few connections per core keep the CPU busy
         // while others wait on the network.
-        let cores =
-            std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2));
-        options.max_connections(max_connections.unwrap_or((cores * 4).max(10)).max(1));
+        options.max_connections(max_connections.unwrap_or_else(default_pool_size).max(1));
         // Lazy: the process starts (and `/health` answers) while the database is still down;
         // `/ready` reports it until it answers.
         options
@@ -78,6 +82,49 @@ pub async fn connect(url: &str, max_connections: Option<u32>) -> Result<Database
             .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     }
     Database::connect(options).await
+}
+
+/// The PostgreSQL pool size when none is configured: four connections per core, at least 10 —
+/// a few per core keep the CPU busy while others wait on the network.
+#[must_use]
+pub fn default_pool_size() -> u32 {
+    let cores =
+        std::thread::available_parallelism().map_or(2, |n| u32::try_from(n.get()).unwrap_or(2));
+    (cores * 4).max(10)
+}
+
+/// The sizes of `workers` pools that share `total` connections: as even as possible, at least
+/// one each (so the sum exceeds `total` only when `total < workers`).
+#[must_use]
+pub fn split_pool(total: u32, workers: u32) -> Vec<u32> {
+    let workers = workers.max(1);
+    (0..workers)
+        .map(|i| (total / workers + u32::from(i < total % workers)).max(1))
+        .collect()
+}
+
+/// Opens the pools of a server with `workers` workers on `url`; worker `i` uses pool
+/// `i % len`. PostgreSQL gets one lazy pool per worker, `max_connections` ([`connect`]'s
+/// meaning) shared between them by [`split_pool`]; SQLite gets a single pool (its connections
+/// are few, and an in-memory database must stay one connection).
+///
+/// # Errors
+/// As [`connect`].
+pub async fn connect_per_worker(
+    url: &str,
+    max_connections: Option<u32>,
+    workers: usize,
+) -> Result<Vec<DatabaseConnection>, DbErr> {
+    let workers = u32::try_from(workers).unwrap_or(u32::MAX).max(1);
+    if is_sqlite(url) {
+        return Ok(vec![connect(url, max_connections).await?]);
+    }
+    let total = max_connections.unwrap_or_else(default_pool_size);
+    let mut pools = Vec::with_capacity(workers as usize);
+    for size in split_pool(total, workers) {
+        pools.push(connect(url, Some(size)).await?);
+    }
+    Ok(pools)
 }
 
 /// Whether the database answers a trivial query (for readiness probes). Waits at most the
@@ -107,6 +154,26 @@ mod tests {
         assert!(is_in_memory("sqlite://x?mode=memory"));
         assert!(!is_in_memory("sqlite://keel.db?mode=rwc"));
     }
+
+    #[test]
+    fn worker_pools_share_the_total_evenly_with_at_least_one_each() {
+        assert_eq!(split_pool(10, 2), vec![5, 5]);
+        assert_eq!(split_pool(10, 3), vec![4, 3, 3]);
+        assert_eq!(split_pool(1, 3), vec![1, 1, 1]);
+        assert_eq!(split_pool(7, 0), vec![7]);
+        for total in 0..40 {
+            for workers in 1..12 {
+                let sizes = split_pool(total, workers);
+                assert_eq!(sizes.len(), workers as usize);
+                assert!(sizes.iter().all(|&s| s >= 1));
+                let (min, max) = (sizes.iter().min(), sizes.iter().max());
+                assert!(max.zip(min).is_some_and(|(a, b)| a - b <= 1), "{sizes:?}");
+                if total >= workers {
+                    assert_eq!(sizes.iter().sum::<u32>(), total, "{total} over {workers}");
+                }
+            }
+        }
+    }
 }
 
 /// A snapshot of the connection pool, for the `db_pool_*` metrics.
@@ -118,6 +185,18 @@ pub struct PoolStats {
     pub idle: u64,
     /// The pool's size limit.
     pub max: u64,
+}
+
+/// The use of several pools (those of [`connect_per_worker`]), summed.
+#[must_use]
+pub fn pools_stats(dbs: &[DatabaseConnection]) -> PoolStats {
+    dbs.iter()
+        .map(pool_stats)
+        .fold(PoolStats::default(), |sum, one| PoolStats {
+            in_use: sum.in_use + one.in_use,
+            idle: sum.idle + one.idle,
+            max: sum.max + one.max,
+        })
 }
 
 /// The pool's current use (all zero for a connection that is not a pool).

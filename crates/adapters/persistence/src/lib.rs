@@ -32,7 +32,10 @@ mod users;
 mod votes;
 // @new-resource: persistence-modules
 
-pub use connection::{PoolStats, connect, ping, pool_stats};
+pub use connection::{
+    PoolStats, connect, connect_per_worker, default_pool_size, ping, pool_stats, pools_stats,
+    split_pool,
+};
 pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
 pub use oauth::{SeaOAuthAccounts, SeaOAuthFlows};
 pub use outbox_store::{ListenError, OutboxListener, SeaOutbox, Wake};
