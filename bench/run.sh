@@ -10,6 +10,7 @@
 #   ROUNDS=5 DURATION=20s bench/run.sh
 #   SCENARIOS="health list" CEILINGS=list bench/run.sh
 #   SMOKE=1 KEEL_API_BIN=target/debug/api bench/run.sh   # CI: 2 s per scenario, small seed
+#   KEEL_API_BIN=… ARGON2_PROBE=…/argon2-cpu bench/run.sh # prebuilt binaries, no cargo
 #
 # Ceilings (pgbench -M prepared, CONNECTIONS clients, the exact SQL of the route, bench/pgbench):
 #   list, get, create, and vote (one script run = a vote added and deleted: counted as two)
@@ -56,8 +57,9 @@ for scenario in "${SCENARIOS[@]}"; do
   [ "$scenario" = list-redis ] && bench_require redis-cli:redis-tools
 done
 bench_build_api
-ARGON2_PROBE=""
-if [ "$SMOKE" != 1 ] && [ -z "${KEEL_API_BIN:-}" ]; then
+# ARGON2_PROBE: a prebuilt argon2-cpu (with KEEL_API_BIN, nothing is built).
+ARGON2_PROBE="${ARGON2_PROBE:-}"
+if [ "$SMOKE" != 1 ] && [ -z "${KEEL_API_BIN:-}" ] && [ -z "$ARGON2_PROBE" ]; then
   cargo build --release -p keel-bench --bin argon2-cpu --quiet
   ARGON2_PROBE="$CARGO_TARGET_DIR/release/argon2-cpu"
 fi
