@@ -93,6 +93,9 @@ api_stop
 seed_seconds=$(echo "$(date +%s.%N) - $seed_started" | bc -l)
 printf 'seeded in %.1f s (api start, register, SQL seed, %d logins)\n' "$seed_seconds" "$BENCH_USERS" >&2
 
+# The token users (1..TOKEN_USERS) run every scenario but login, which picks any seeded user:
+# the wrk scripts see BENCH_USERS = all of them.
+TOKEN_USERS="$BENCH_USERS"
 export BENCH_TOKENS="$BENCH_WORK/tokens" BENCH_USERS="$USERS" BENCH_POSTS="$POSTS" \
   BENCH_PASSWORD="$PASSWORD" BENCH_THREADS="$THREADS"
 
@@ -113,10 +116,10 @@ load_average() { cut -d' ' -f1-3 /proc/loadavg; }
 # The JSON line a wrk scenario script printed.
 wrk_json() { sed -n 's/^BENCH_JSON //p' "$1"; }
 
-# Clears the vote scenario's votes (users 1..BENCH_USERS) and their counts.
+# Clears the vote scenario's votes (the token users') and their counts.
 reset_bench_votes() {
   bench_psql "$DB" -c "
-    WITH gone AS (DELETE FROM votes WHERE user_id <= $BENCH_USERS RETURNING post_id)
+    WITH gone AS (DELETE FROM votes WHERE user_id <= $TOKEN_USERS RETURNING post_id)
     UPDATE posts SET votes_count = posts.votes_count - c.n
     FROM (SELECT post_id, count(*) AS n FROM gone GROUP BY post_id) AS c
     WHERE posts.id = c.post_id"
@@ -196,7 +199,7 @@ run_ceiling() { # round name
   [ "$name" = vote ] && reset_bench_votes
   load=$(load_average)
   out=$(pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
-    -T "$duration_s" -D posts="$POSTS" -D bench_users="$BENCH_USERS" -D pages="${BENCH_LIST_PAGES:-20}" \
+    -T "$duration_s" -D posts="$POSTS" -D bench_users="$TOKEN_USERS" -D pages="${BENCH_LIST_PAGES:-20}" \
     -f "bench/pgbench/$name.sql" "$DB" 2>&1) || { echo "pgbench $name failed: $out" >&2; exit 1; }
   python3 - "$round" "$name" "$load" "$out" >>"$RUNS" <<'PY'
 import json, re, sys
