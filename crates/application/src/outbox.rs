@@ -154,6 +154,11 @@ impl RelayOutbox {
                 break;
             }
             remaining = rest;
+            if self.settings.retry.exhausted(event.attempts) {
+                // Its leases expired until no attempt was left: a worker died or hung on it.
+                self.dead_letter_exhausted(event, &mut report).await;
+                continue;
+            }
             match self.deliver(event).await {
                 Ok(()) => {
                     report.lags.push(self.clock.now().since(event.created_at));
@@ -248,6 +253,30 @@ impl RelayOutbox {
             Err(store) => {
                 report.unrecorded += 1;
                 tracing::warn!(event_id = %event.id, error = %error_chain(&store), "recording a failed delivery failed; the event returns when its lease expires");
+            }
+        }
+    }
+
+    /// Dead-letters an event whose failed attempts, lease expiries included, are exhausted,
+    /// without delivering it again.
+    async fn dead_letter_exhausted(&self, event: &OutboxEvent, report: &mut RelayReport) {
+        let outcome = FailureOutcome::DeadLetter {
+            attempts: event.attempts,
+        };
+        let text = last_error_text(&format!(
+            "{} attempts, the last ones ended by an expired lease: the worker stopped or hung delivering it",
+            event.attempts
+        ));
+        tracing::error!(event_id = %event.id, event_key = %event.key, topic = %event.topic, attempts = event.attempts, "outbox event dead-lettered: its leases kept expiring");
+        match self
+            .outbox
+            .fail(&self.worker, event.id, outcome, &text, self.clock.now())
+            .await
+        {
+            Ok(true) => report.dead_lettered += 1,
+            Ok(false) | Err(_) => {
+                report.unrecorded += 1;
+                tracing::warn!(event_id = %event.id, worker = %self.worker, "dead letter not recorded; the event returns when its lease expires");
             }
         }
     }

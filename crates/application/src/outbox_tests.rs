@@ -163,6 +163,58 @@ async fn the_last_allowed_failure_dead_letters_the_event() {
 }
 
 #[tokio::test]
+async fn an_event_whose_leases_exhausted_its_attempts_is_dead_lettered_undelivered() {
+    // Event 7 came back from expired leases until its attempts reached the maximum (5): a
+    // worker died on it each time. It is not handed to the sink again; event 8 still is.
+    let mut outbox = outbox_claiming(vec![event(7, 5), event(8, 4)]);
+    outbox
+        .expect_fail()
+        .withf(|w, id, outcome, error, _| {
+            w.as_str() == "w1"
+                && *id == EventId::new(7)
+                && *outcome == FailureOutcome::DeadLetter { attempts: 5 }
+                && error.contains("expired lease")
+        })
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(true));
+    outbox
+        .expect_complete()
+        .withf(|_, completed, _| completed == ids(&[8]).as_slice())
+        .times(1)
+        .returning(|_, _, _| Ok(1));
+    let mut only_eight = MockEventSink::new();
+    only_eight.expect_name().return_const("log");
+    only_eight
+        .expect_deliver()
+        .withf(|event| event.id == EventId::new(8))
+        .times(1)
+        .returning(|_| Ok(()));
+    let report = relay(outbox, vec![only_eight], StepClock::new(), 5)
+        .run_batch(&AtomicBool::new(false))
+        .await
+        .expect("batch");
+    assert_eq!((report.dead_lettered, report.delivered), (1, 1));
+    assert_eq!(report.unrecorded, 0);
+}
+
+#[tokio::test]
+async fn an_unrecorded_dead_letter_is_left_to_the_lease() {
+    let mut outbox = outbox_claiming(vec![event(7, 5)]);
+    outbox
+        .expect_fail()
+        .times(1)
+        .returning(|_, _, _, _, _| Ok(false));
+    let mut never = MockEventSink::new();
+    never.expect_name().return_const("log");
+    never.expect_deliver().never();
+    let report = relay(outbox, vec![never], StepClock::new(), 5)
+        .run_batch(&AtomicBool::new(false))
+        .await
+        .expect("batch");
+    assert_eq!((report.dead_lettered, report.unrecorded), (0, 1));
+}
+
+#[tokio::test]
 async fn one_refusing_sink_fails_the_event_and_later_sinks_are_not_called() {
     let mut outbox = outbox_claiming(vec![event(1, 0)]);
     outbox

@@ -355,6 +355,16 @@ impl RetryPolicy {
         Duration::microseconds(i64::try_from(jittered).unwrap_or(i64::MAX))
     }
 
+    /// Whether an event that has failed `attempts` times — a lease that expired before its
+    /// worker recorded an outcome counts as a failed attempt (the worker died or hung on it)
+    /// — is dead-lettered without being delivered again. Consistent with
+    /// [`RetryPolicy::after_failure`]: the failure that brings the attempts to `max_attempts`
+    /// dead-letters.
+    #[must_use]
+    pub const fn exhausted(self, attempts: u32) -> bool {
+        attempts >= self.max_attempts
+    }
+
     /// Decides what a failed attempt leads to, for an event that had failed
     /// `attempts_before` times before this attempt, which failed at `failed_at`.
     #[must_use]
@@ -623,6 +633,15 @@ mod tests {
             policy.after_failure(4, at(0), Jitter::NONE),
             FailureOutcome::DeadLetter { attempts: 5 }
         );
+    }
+
+    #[test]
+    fn five_failed_attempts_of_five_are_exhausted() {
+        let policy = RetryPolicy::new(5, Duration::seconds(30)).expect("valid");
+        assert!(!policy.exhausted(0));
+        assert!(!policy.exhausted(4));
+        assert!(policy.exhausted(5));
+        assert!(policy.exhausted(6));
     }
 
     #[test]

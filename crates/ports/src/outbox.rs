@@ -32,7 +32,9 @@ pub trait Outbox: Send + Sync {
     /// ([`StoredState::is_claimable`](keel_domain::outbox::StoredState::is_claimable): pending
     /// and due, or processing under an expired lease), oldest due first: marks them
     /// `processing`, held by `worker` until `lease_until`, and returns them in ascending id
-    /// order. The selection happens in the store (never by filtering after a limit).
+    /// order. The selection happens in the store (never by filtering after a limit). An event
+    /// taken over from an expired lease comes back with one more failed attempt (its worker
+    /// recorded no outcome).
     ///
     /// MUST never hand one event to two workers whose claims overlap in time: concurrent
     /// claims get disjoint events (PostgreSQL: `FOR UPDATE SKIP LOCKED`).

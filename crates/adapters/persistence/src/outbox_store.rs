@@ -12,6 +12,11 @@
 //!   interleave with another claim. Correct for one worker (and, serialised, for several
 //!   processes on one file); SQLite is the development database.
 //!
+//! Reclaiming a row whose lease expired counts a failed attempt (`attempts + 1`, `last_error`
+//! says so): its worker died or hung on it, and an event that kills every worker that takes it
+//! must reach the dead letter instead of being taken forever (the relay dead-letters an event
+//! whose attempts are exhausted without delivering it).
+//!
 //! The claimable condition is [`StoredState::is_claimable`] written in SQL and evaluated by the
 //! database before the `LIMIT`, in due order (`available_at`, then `id`), served by
 //! `outbox_events_due_idx`. Every later change of a claimed row (`complete`, `fail`, `release`)
@@ -175,7 +180,10 @@ impl Outbox for SeaOutbox {
             ""
         };
         let sql = format!(
-            "UPDATE outbox_events SET status = 'processing', locked_by = {holder}, locked_until = {until} \
+            "UPDATE outbox_events SET status = 'processing', locked_by = {holder}, locked_until = {until}, \
+                 attempts = CASE WHEN status = 'processing' THEN attempts + 1 ELSE attempts END, \
+                 last_error = CASE WHEN status = 'processing' \
+                     THEN 'lease expired before an outcome was recorded' ELSE last_error END \
              WHERE id IN ( \
                  SELECT id FROM outbox_events \
                  WHERE (status = 'pending' AND available_at <= {due}) \

@@ -88,6 +88,21 @@ proptest! {
         }
     }
 
+    /// Invariant: an event is exhausted (dead-lettered without another delivery, after lease
+    /// expiries) exactly when the failure that brought it to that count dead-letters.
+    #[test]
+    fn exhausted_agrees_with_the_failure_that_dead_letters(
+        policy in policies(), attempts in 1_u32..60
+    ) {
+        let dead = matches!(
+            policy.after_failure(attempts - 1, t0(), Jitter::NONE),
+            FailureOutcome::DeadLetter { .. }
+        );
+        prop_assert_eq!(policy.exhausted(attempts), dead);
+        prop_assert_eq!(policy.exhausted(policy.max_attempts()), true);
+        prop_assert_eq!(policy.exhausted(policy.max_attempts() - 1), false);
+    }
+
     /// Invariant: walking an event through failures from zero attempts, it is retried exactly
     /// `max_attempts − 1` times and then dead-lettered.
     #[test]

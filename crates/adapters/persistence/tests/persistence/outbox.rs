@@ -302,6 +302,58 @@ async fn released_events_come_back_at_once_without_an_attempt() {
 }
 
 #[tokio::test]
+async fn taking_over_an_expired_lease_counts_a_failed_attempt() {
+    for s in stores().await {
+        let outbox = SeaOutbox::new(s.conn.clone());
+        seed(&s, 2, "vote.created", at(0)).await;
+        let first = outbox
+            .claim(&worker("w1"), 1, at(1), at(61))
+            .await
+            .expect("claim");
+        assert_eq!(first[0].attempts, 0, "[{}]", s.label);
+        // w1 died holding event 1. Its lease ends at 61: each takeover adds an attempt.
+        let second = outbox
+            .claim(&worker("w2"), 1, at(61), at(121))
+            .await
+            .expect("claim");
+        assert_eq!(
+            (ids(&second), second[0].attempts),
+            (vec![1], 1),
+            "[{}]",
+            s.label
+        );
+        let third = outbox
+            .claim(&worker("w3"), 1, at(121), at(181))
+            .await
+            .expect("claim");
+        assert_eq!(
+            (ids(&third), third[0].attempts),
+            (vec![1], 2),
+            "[{}]",
+            s.label
+        );
+        let stored = row(&s, 1).await;
+        assert_eq!(stored.attempts, 2);
+        assert_eq!(
+            stored.last_error.as_deref(),
+            Some("lease expired before an outcome was recorded")
+        );
+        // A pending event is claimed without an attempt.
+        let pending = outbox
+            .claim(&worker("w3"), 1, at(122), at(182))
+            .await
+            .expect("claim");
+        assert_eq!(
+            (ids(&pending), pending[0].attempts),
+            (vec![2], 0),
+            "[{}]",
+            s.label
+        );
+        assert_eq!(row(&s, 2).await.last_error, None);
+    }
+}
+
+#[tokio::test]
 async fn purge_deletes_only_completed_events_older_than_the_cutoff() {
     for s in stores().await {
         let outbox = SeaOutbox::new(s.conn.clone());
