@@ -54,7 +54,7 @@ impl FromRequest for AuthUser {
                 None => authenticate.execute(&token).await?,
             };
             // Logged with the request line and recorded on the request's span.
-            actix_web::HttpMessage::extensions_mut(&req)
+            req.extensions_mut()
                 .insert(crate::observe::UserId(principal.user.id.get()));
             Ok(Self(principal))
         })
