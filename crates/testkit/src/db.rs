@@ -119,6 +119,55 @@ impl TestDb {
         }
     }
 
+    /// Simulates a PostgreSQL restart for this database only: terminates every server process
+    /// connected to it (`pg_terminate_backend`, as a shutdown does) and waits until they are
+    /// gone, so every pooled connection on it is dead; the server itself keeps running for the
+    /// other tests. Returns how many were terminated. On SQLite, does nothing and returns 0.
+    ///
+    /// # Panics
+    /// When the server cannot be reached or the processes do not exit within 10 s.
+    pub async fn terminate_connections(&self) -> usize {
+        let Cleanup::Database { admin_url, name } = &self.cleanup else {
+            return 0;
+        };
+        let admin = connect_postgres(admin_url, 1).await.unwrap_or_else(|err| {
+            panic!("cannot reach PostgreSQL to terminate connections: {err:#}")
+        });
+        let terminated = admin
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                [name.as_str().into()],
+            ))
+            .await
+            .unwrap_or_else(|err| panic!("terminating the connections to {name}: {err}"))
+            .len();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = admin
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT COUNT(*) AS left FROM pg_stat_activity WHERE datname = $1",
+                    [name.as_str().into()],
+                ))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|row| row.try_get::<i64>("", "left").ok());
+            if left == Some(0) {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "connections to {name} still open 10 s after termination: {left:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = admin.close().await;
+        terminated
+    }
+
     async fn try_sqlite() -> anyhow::Result<TestDb> {
         let dir = std::env::temp_dir().join(format!("keel-test-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;

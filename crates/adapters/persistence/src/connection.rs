@@ -31,7 +31,9 @@ const POSTGRES_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long an SQLite writer waits for another process's (or connection's) write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// PostgreSQL connections idle this long are pinged before reuse (servers, proxies and
-/// firewalls drop idle connections); busy ones are handed out without a round trip.
+/// firewalls drop idle connections); busy ones are handed out without a round trip. Those the
+/// database dropped sooner (a restart) are found by the first operation on one, which evicts
+/// the pool's idle connections and retries (see `lost_connection`).
 const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
 
 /// Opens a pool on `url` (`postgres://…` or `sqlite://…`).
@@ -129,8 +131,14 @@ pub async fn connect_per_worker(
 
 /// Whether the database answers a trivial query (for readiness probes). Waits at most the
 /// pool's acquire timeout; callers that need a tighter bound wrap it in their own timeout.
+///
+/// A pooled connection found lost (the database restarted) evicts the pool's idle connections
+/// and the ping is tried once more on a new one, so a database that is back is reported ready
+/// at once.
 pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.ping().await.is_ok()
+    crate::lost_connection::once_more_if_lost(db, || db.ping())
+        .await
+        .is_ok()
 }
 
 fn is_sqlite(url: &str) -> bool {

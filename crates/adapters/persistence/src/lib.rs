@@ -12,6 +12,9 @@
 //! - races end as [`keel_ports::StoreError::Conflict`] (a unique key or an optimistic version
 //!   decided them), references to vanished rows as [`keel_ports::StoreError::Missing`], and an
 //!   unreachable database as [`keel_ports::StoreError::Unavailable`] — never as a panic;
+//! - a pooled connection the database dropped (a restart) fails no operation that is safe to
+//!   run twice: its pool's idle connections are evicted and the operation runs once more on a
+//!   new connection (module `lost_connection`); a `COMMIT` is never run twice;
 //! - reads of the feed never aggregate the votes table (`posts.votes_count` is maintained by
 //!   the vote transactions).
 //!
@@ -21,6 +24,7 @@ mod connection;
 pub mod entity;
 mod error;
 mod instant;
+mod lost_connection;
 mod migrate;
 mod oauth;
 mod outbox;

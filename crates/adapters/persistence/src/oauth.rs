@@ -12,6 +12,7 @@
 
 use crate::entity::{oauth_account, oauth_flow};
 use crate::error::{store_error, unreadable};
+use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish};
 use crate::{instant, users};
 use async_trait::async_trait;
@@ -84,24 +85,28 @@ impl OAuthAccounts for SeaOAuthAccounts {
         issuer: &str,
         subject: &str,
     ) -> Result<Option<UserId>, StoreError> {
-        Ok(oauth_account::Entity::find()
-            .filter(oauth_account::Column::Provider.eq(provider.as_str()))
-            .filter(oauth_account::Column::ProviderIssuer.eq(issuer))
-            .filter(oauth_account::Column::ProviderSubject.eq(subject))
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(|row| UserId::new(row.user_id)))
+        Ok(once_more_if_lost(&self.db, || {
+            oauth_account::Entity::find()
+                .filter(oauth_account::Column::Provider.eq(provider.as_str()))
+                .filter(oauth_account::Column::ProviderIssuer.eq(issuer))
+                .filter(oauth_account::Column::ProviderSubject.eq(subject))
+                .one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(|row| UserId::new(row.user_id)))
     }
 
     #[tracing::instrument(name = "db.oauth_accounts.has_provider", skip_all, fields(otel.kind = "client"))]
     async fn has_provider(&self, user: UserId, provider: Provider) -> Result<bool, StoreError> {
-        let count = oauth_account::Entity::find()
-            .filter(oauth_account::Column::UserId.eq(user.get()))
-            .filter(oauth_account::Column::Provider.eq(provider.as_str()))
-            .count(&self.db)
-            .await
-            .map_err(store_error)?;
+        let count = once_more_if_lost(&self.db, || {
+            oauth_account::Entity::find()
+                .filter(oauth_account::Column::UserId.eq(user.get()))
+                .filter(oauth_account::Column::Provider.eq(provider.as_str()))
+                .count(&self.db)
+        })
+        .await
+        .map_err(store_error)?;
         Ok(count > 0)
     }
 
@@ -143,7 +148,10 @@ impl OAuthAccounts for SeaOAuthAccounts {
             .and_where(Expr::col(oauth_account::Column::Provider).eq(provider.as_str()))
             .and_where(Expr::col(oauth_account::Column::ProviderIssuer).eq(issuer))
             .and_where(Expr::col(oauth_account::Column::ProviderSubject).eq(subject));
-        self.db.execute(&update).await.map_err(store_error)?;
+        // Idempotent (it sets the same instant again), so safe to run twice.
+        once_more_if_lost(&self.db, || self.db.execute(&update))
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 }
@@ -216,7 +224,12 @@ impl OAuthFlows for SeaOAuthFlows {
             .from_table(oauth_flow::Entity)
             .and_where(Expr::col(oauth_flow::Column::StateKey).eq(state.storage_key()))
             .returning_all();
-        let Some(row) = self.db.query_one(&delete).await.map_err(store_error)? else {
+        // In a transaction, although one statement: a lost pooled connection then fails the
+        // `BEGIN`, which is safe to retry, and never this `DELETE`, which is not (the flow is
+        // single-use: a second run would find it gone).
+        let txn = begin(&self.db).await?;
+        let outcome = txn.query_one(&delete).await.map_err(store_error);
+        let Some(row) = finish(txn, outcome).await? else {
             return Ok(None);
         };
         let get_string = |column: &str| row.try_get::<String>("", column).map_err(store_error);

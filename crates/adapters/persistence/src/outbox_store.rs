@@ -31,6 +31,7 @@
 use crate::entity::outbox_event;
 use crate::error::{store_error, unreadable};
 use crate::instant;
+use crate::lost_connection::{evict_if_lost, once_more_if_lost};
 use crate::transaction::{begin, finish};
 use async_trait::async_trait;
 use keel_domain::Timestamp;
@@ -115,7 +116,12 @@ impl SeaOutbox {
             let outcome = txn.execute_raw(statement).await.map_err(store_error);
             finish(txn, outcome).await
         } else {
-            self.db.execute_raw(statement).await.map_err(store_error)
+            // Not retried (it may have been applied); a lost connection evicts the idle ones.
+            let outcome = self.db.execute_raw(statement).await;
+            if let Err(err) = &outcome {
+                evict_if_lost(&self.db, err).await;
+            }
+            outcome.map_err(store_error)
         }
     }
 
@@ -126,7 +132,11 @@ impl SeaOutbox {
             let outcome = txn.query_all_raw(statement).await.map_err(store_error);
             finish(txn, outcome).await
         } else {
-            self.db.query_all_raw(statement).await.map_err(store_error)
+            let outcome = self.db.query_all_raw(statement).await;
+            if let Err(err) = &outcome {
+                evict_if_lost(&self.db, err).await;
+            }
+            outcome.map_err(store_error)
         }
     }
 
@@ -327,15 +337,15 @@ impl Outbox for SeaOutbox {
     #[tracing::instrument(name = "db.outbox.stats", level = "debug", skip_all, fields(otel.kind = "client"))]
     async fn stats(&self) -> Result<OutboxStats, StoreError> {
         let backend = self.backend();
-        let rows = self
-            .db
-            .query_all_raw(Statement::from_string(
+        let rows = once_more_if_lost(&self.db, || {
+            self.db.query_all_raw(Statement::from_string(
                 backend,
                 "SELECT status, COUNT(*) AS events, MIN(created_at) AS oldest FROM outbox_events \
                  WHERE status IN ('pending', 'processing', 'failed') GROUP BY status",
             ))
-            .await
-            .map_err(store_error)?;
+        })
+        .await
+        .map_err(store_error)?;
         let mut stats = OutboxStats::default();
         for row in rows {
             let status: String = row.try_get("", "status").map_err(read_error)?;

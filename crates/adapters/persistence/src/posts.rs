@@ -9,6 +9,7 @@
 
 use crate::entity::{post, user};
 use crate::error::{store_error, unreadable};
+use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish};
 use crate::users::{returned_id, stored_email};
 use crate::{instant, outbox};
@@ -50,24 +51,27 @@ impl Posts for SeaPosts {
 
     #[tracing::instrument(name = "db.posts.find", skip_all, fields(otel.kind = "client"))]
     async fn find(&self, id: PostId) -> Result<Option<Post>, StoreError> {
-        post::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(to_domain)
-            .transpose()
+        once_more_if_lost(&self.db, || {
+            post::Entity::find_by_id(id.get()).one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(to_domain)
+        .transpose()
     }
 
     #[tracing::instrument(name = "db.posts.view", skip_all, fields(otel.kind = "client"))]
     async fn view(&self, id: PostId) -> Result<Option<PostView>, StoreError> {
-        views()
-            .filter(post::Column::Id.eq(id.get()))
-            .into_model::<ViewRow>()
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(ViewRow::into_view)
-            .transpose()
+        once_more_if_lost(&self.db, || {
+            views()
+                .filter(post::Column::Id.eq(id.get()))
+                .into_model::<ViewRow>()
+                .one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(ViewRow::into_view)
+        .transpose()
     }
 
     #[tracing::instrument(name = "db.posts.list", skip_all, fields(otel.kind = "client"))]
@@ -75,17 +79,19 @@ impl Posts for SeaPosts {
         // Two steps in one statement: the page's ids from the feed index alone (it carries the
         // visibility columns, so skipped posts cost no heap fetch and no owner join), then
         // those posts with their owners.
-        views()
-            .filter(post::Column::Id.in_subquery(page_ids(query)))
-            .order_by_desc(post::Column::CreatedAt)
-            .order_by_desc(post::Column::Id)
-            .into_model::<ViewRow>()
-            .all(&self.db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(ViewRow::into_view)
-            .collect()
+        once_more_if_lost(&self.db, || {
+            views()
+                .filter(post::Column::Id.in_subquery(page_ids(query)))
+                .order_by_desc(post::Column::CreatedAt)
+                .order_by_desc(post::Column::Id)
+                .into_model::<ViewRow>()
+                .all(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(ViewRow::into_view)
+        .collect()
     }
 
     #[tracing::instrument(name = "db.posts.replace", skip_all, fields(otel.kind = "client"))]

@@ -14,6 +14,7 @@
 use crate::entity::{refresh_token, session_family};
 use crate::error::{store_error, unreadable};
 use crate::instant;
+use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish};
 use async_trait::async_trait;
 use keel_domain::Timestamp;
@@ -61,28 +62,33 @@ impl Sessions for SeaSessions {
             .from(refresh_token::Entity)
             .and_where(Expr::col(refresh_token::Column::Jti).eq(jti.get()))
             .to_owned();
-        families()
-            .filter(
-                Expr::col((session_family::Entity, session_family::Column::Id)).in_subquery(issuer),
-            )
-            .into_model::<FamilyRow>()
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(FamilyRow::into_domain)
-            .transpose()
+        once_more_if_lost(&self.db, || {
+            families()
+                .filter(
+                    Expr::col((session_family::Entity, session_family::Column::Id))
+                        .in_subquery(issuer.clone()),
+                )
+                .into_model::<FamilyRow>()
+                .one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(FamilyRow::into_domain)
+        .transpose()
     }
 
     #[tracing::instrument(name = "db.sessions.find", skip_all, fields(otel.kind = "client"))]
     async fn find(&self, id: FamilyId) -> Result<Option<SessionFamily>, StoreError> {
-        families()
-            .filter(session_family::Column::Id.eq(id.get()))
-            .into_model::<FamilyRow>()
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(FamilyRow::into_domain)
-            .transpose()
+        once_more_if_lost(&self.db, || {
+            families()
+                .filter(session_family::Column::Id.eq(id.get()))
+                .into_model::<FamilyRow>()
+                .one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(FamilyRow::into_domain)
+        .transpose()
     }
 
     #[tracing::instrument(name = "db.sessions.save", skip_all, fields(otel.kind = "client"))]
@@ -99,22 +105,24 @@ impl Sessions for SeaSessions {
         now: Timestamp,
     ) -> Result<Vec<SessionFamily>, StoreError> {
         let backend = self.db.get_database_backend();
-        families()
-            .filter(session_family::Column::UserId.eq(user.get()))
-            .filter(session_family::Column::RevokedAt.is_null())
-            .filter(
-                Expr::col((refresh_token::Entity, refresh_token::Column::ExpiresAt))
-                    .gt(instant::value(backend, now)),
-            )
-            .order_by_desc(session_family::Column::CreatedAt)
-            .order_by_desc(session_family::Column::Id)
-            .into_model::<FamilyRow>()
-            .all(&self.db)
-            .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(FamilyRow::into_domain)
-            .collect()
+        once_more_if_lost(&self.db, || {
+            families()
+                .filter(session_family::Column::UserId.eq(user.get()))
+                .filter(session_family::Column::RevokedAt.is_null())
+                .filter(
+                    Expr::col((refresh_token::Entity, refresh_token::Column::ExpiresAt))
+                        .gt(instant::value(backend, now)),
+                )
+                .order_by_desc(session_family::Column::CreatedAt)
+                .order_by_desc(session_family::Column::Id)
+                .into_model::<FamilyRow>()
+                .all(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(FamilyRow::into_domain)
+        .collect()
     }
 
     #[tracing::instrument(name = "db.sessions.revoke_all", skip_all, fields(otel.kind = "client"))]

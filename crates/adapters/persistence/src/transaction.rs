@@ -5,19 +5,26 @@
 //! `SQLITE_BUSY` when a deferred transaction tries to upgrade its read lock. PostgreSQL uses its
 //! default (`READ COMMITTED`); races surface as unique-key violations or as optimistic version
 //! mismatches, never as lost updates.
+//!
+//! `BEGIN` is run once more on a new connection when its pooled connection turns out to be lost
+//! (see `lost_connection`): nothing of the transaction has reached the server yet, so no write
+//! can be applied twice. Statements after it, and `COMMIT`, are never retried here.
 
 use crate::error::store_error;
+use crate::lost_connection::once_more_if_lost;
 use keel_ports::StoreError;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
-/// Starts a write transaction.
+/// Starts a write transaction (on a new connection if the pooled one was lost).
 pub(crate) async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..TransactionOptions::default()
+    once_more_if_lost(db, || {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
     })
     .await
     .map_err(store_error)

@@ -6,6 +6,7 @@
 
 use crate::entity::user;
 use crate::error::{store_error, unreadable};
+use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish};
 use crate::{instant, outbox};
 use async_trait::async_trait;
@@ -42,23 +43,26 @@ impl Users for SeaUsers {
 
     #[tracing::instrument(name = "db.users.find", skip_all, fields(otel.kind = "client"))]
     async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        user::Entity::find_by_id(id.get())
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(to_domain)
-            .transpose()
+        once_more_if_lost(&self.db, || {
+            user::Entity::find_by_id(id.get()).one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(to_domain)
+        .transpose()
     }
 
     #[tracing::instrument(name = "db.users.find_by_email", skip_all, fields(otel.kind = "client"))]
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, StoreError> {
-        user::Entity::find()
-            .filter(user::Column::Email.eq(email.as_str()))
-            .one(&self.db)
-            .await
-            .map_err(store_error)?
-            .map(to_domain)
-            .transpose()
+        once_more_if_lost(&self.db, || {
+            user::Entity::find()
+                .filter(user::Column::Email.eq(email.as_str()))
+                .one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(to_domain)
+        .transpose()
     }
 }
 

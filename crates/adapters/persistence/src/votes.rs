@@ -7,6 +7,7 @@
 
 use crate::entity::{post, vote};
 use crate::error::{store_error, unreadable};
+use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish};
 use crate::{instant, outbox};
 use async_trait::async_trait;
@@ -35,10 +36,11 @@ impl SeaVotes {
 impl Votes for SeaVotes {
     #[tracing::instrument(name = "db.votes.exists", skip_all, fields(otel.kind = "client"))]
     async fn exists(&self, user: UserId, post: PostId) -> Result<bool, StoreError> {
-        let found = vote::Entity::find_by_id((user.get(), post.get()))
-            .one(&self.db)
-            .await
-            .map_err(store_error)?;
+        let found = once_more_if_lost(&self.db, || {
+            vote::Entity::find_by_id((user.get(), post.get())).one(&self.db)
+        })
+        .await
+        .map_err(store_error)?;
         Ok(found.is_some())
     }
 

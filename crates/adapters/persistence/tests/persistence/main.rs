@@ -5,6 +5,7 @@
 //! One test binary (modules below) keeps link time down.
 
 mod harness;
+mod lost_connections;
 mod migrations;
 mod oauth;
 mod outbox;
