@@ -462,6 +462,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     let settings = HttpSettings {
         versions: config.api_versions.clone(),
         max_body_bytes: config.http.max_body_bytes,
+        request_body_timeout: Duration::from_secs(config.http.request_body_timeout_seconds),
         frontend_enabled: config.features.frontend,
         edge: edge_settings(config)?,
         observer: keel_http::observe::Observer(Arc::new(observer)),

@@ -8,7 +8,11 @@ use keel_http::ApiVersions;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
+
+/// Accepted `REQUEST_BODY_TIMEOUT_SECONDS`: at least a second, at most an hour.
+const REQUEST_BODY_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=3600;
 
 /// The development signing key used when `SECRET_KEY` is unset (refused in production).
 pub const DEV_SECRET_KEY: &str = "keel-development-secret-key-change-me-0000";
@@ -192,6 +196,8 @@ pub struct HttpEdgeConfig {
     pub https_redirect: bool,
     /// Largest request body.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request body once its head arrived (then 408).
+    pub request_body_timeout_seconds: u64,
 }
 
 /// Observability settings.
@@ -505,6 +511,20 @@ impl Env {
         let value = self.parse(name, default, "a positive integer")?;
         if value == 0 {
             return Err(invalid(name, "0", "a positive integer"));
+        }
+        Ok(value)
+    }
+
+    fn within(
+        &self,
+        name: &str,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let expected = format!("an integer from {} to {}", range.start(), range.end());
+        let value = self.parse(name, default, &expected)?;
+        if !range.contains(&value) {
+            return Err(invalid(name, &value.to_string(), &expected));
         }
         Ok(value)
     }
@@ -846,6 +866,11 @@ impl Config {
                 https_redirect: env.flag("SECURITY_HTTPS_REDIRECT", false)?,
                 max_body_bytes: usize::try_from(env.positive("MAX_BODY_BYTES", 262_144)?)
                     .map_err(|_| invalid("MAX_BODY_BYTES", "", "a positive integer"))?,
+                request_body_timeout_seconds: env.within(
+                    "REQUEST_BODY_TIMEOUT_SECONDS",
+                    30,
+                    REQUEST_BODY_TIMEOUT_RANGE,
+                )?,
             },
         };
         if let Err(keel_http::client_addr::InvalidProxy(entry)) =

@@ -89,6 +89,9 @@ fn bad_values_name_the_variable_and_the_accepted_values() {
         ("LOG_FORMAT", "xml", "json"),
         ("OAUTH_FRONTEND_CALLBACK_URL", "/cb#frag", "fragment"),
         ("MAX_BODY_BYTES", "lots", "positive"),
+        ("REQUEST_BODY_TIMEOUT_SECONDS", "0", "from 1 to 3600"),
+        ("REQUEST_BODY_TIMEOUT_SECONDS", "3601", "from 1 to 3600"),
+        ("REQUEST_BODY_TIMEOUT_SECONDS", "soon", "from 1 to 3600"),
     ];
     for (variable, value, expected) in cases {
         let err = config(&[(variable, value)]).expect_err(variable);
@@ -194,6 +197,7 @@ fn edge_and_rate_limit_settings_are_validated_at_start() {
     assert!(c.http.security_headers_enabled && c.http.csp_enabled);
     assert!(!c.http.hsts_enabled && !c.http.https_redirect);
     assert_eq!(c.http.hsts_max_age_seconds, 31_536_000);
+    assert_eq!(c.http.request_body_timeout_seconds, 30);
     assert!(c.rate_limit.enabled);
     assert_eq!(c.rate_limit.key_prefix, "");
     assert!(!c.redis_health_required);

@@ -16,6 +16,7 @@
 // default limit (128).
 #![recursion_limit = "256"]
 
+pub mod body_deadline;
 pub mod client_addr;
 pub mod cors;
 pub mod dto;
@@ -82,6 +83,9 @@ pub struct HttpSettings {
     pub versions: ApiVersions,
     /// Largest accepted request body; larger bodies get 413.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's body once its head arrived; later, 408 (see
+    /// [`body_deadline`]).
+    pub request_body_timeout: std::time::Duration,
     /// Whether the browser GUI pack is enabled.
     pub frontend_enabled: bool,
     /// Client address, host check, security headers, CORS.
@@ -209,9 +213,10 @@ pub fn build_app(
         .app_data(web::Data::new(u.rate_limit))
         // @new-resource: use-case-data
         // Outermost last: request_id → client_info → harden → cors → versioning →
-        // render_problems → rate_limit → routes (see `middleware`).
+        // body_deadline → render_problems → rate_limit → routes (see `middleware`).
         .wrap(from_fn(rate_limit::rate_limit))
         .wrap(from_fn(middleware::render_problems))
+        .wrap(from_fn(body_deadline::body_deadline))
         .wrap(from_fn(middleware::versioning))
         .wrap(from_fn(cors::cors))
         .wrap(from_fn(hardening::harden))

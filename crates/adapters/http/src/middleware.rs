@@ -1,8 +1,9 @@
 //! Cross-cutting request handling: request ids, API version routing, and problem rendering.
 //!
 //! Order (outermost first): [`request_id`] → [`crate::client_addr::client_info`] →
-//! [`crate::hardening::harden`] → [`crate::cors::cors`] → [`versioning`] → [`render_problems`]
-//! → [`crate::rate_limit::rate_limit`] → routes.
+//! [`crate::hardening::harden`] → [`crate::cors::cors`] → [`versioning`] →
+//! [`crate::body_deadline::body_deadline`] → [`render_problems`] →
+//! [`crate::rate_limit::rate_limit`] → routes.
 //! - `request_id` honours a valid `X-Request-Id` or makes one, and echoes it back; it also
 //!   opens the request's span, reports the request to the observer (metrics, error reports)
 //!   and logs the request line.

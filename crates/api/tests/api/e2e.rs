@@ -26,6 +26,10 @@ fn free_port() -> u16 {
 }
 
 async fn start(database_url: &str, dir: &std::path::Path) -> Server {
+    start_with(database_url, dir, &[]).await
+}
+
+async fn start_with(database_url: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> Server {
     // reqwest is built with rustls but no provider of its own (see BUILD-NOTES).
     keel_bootstrap::install_crypto_provider();
     let port = free_port();
@@ -36,6 +40,7 @@ async fn start(database_url: &str, dir: &std::path::Path) -> Server {
         .env("DATABASE_URL", database_url)
         .env("PORT", port.to_string())
         .env("LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -199,5 +204,52 @@ fn openapi_and_migrate_subcommands_work() {
     assert!(run(&["migrate", "down"]).status.success());
     assert!(run(&["migrate", "fresh"]).status.success());
     assert!(!run(&["migrate", "sideways"]).status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_trickling_a_body_does_not_stretch_the_sigterm_drain_past_its_body_deadline() {
+    let dir = std::env::temp_dir().join(format!("keel-e2e-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut server = start_with(
+        "sqlite://keel.db?mode=rwc",
+        &dir,
+        &[("REQUEST_BODY_TIMEOUT_SECONDS", "2")],
+    )
+    .await;
+    let addr: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    let body = br#"{"email":"slow@example.com","password":"password1"}"#;
+    let head = format!(
+        "POST /api/v1/users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let slow = tokio::spawn(async move { crate::slow_clients::trickle(addr, &head, body).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // In flight, mid-body: the drain waits for it, but only until its body deadline (then the
+    // 408 and the server's 5 s to close the connection) — not the 30 s shutdown timeout.
+    let stopping = Instant::now();
+    let status = tokio::task::spawn_blocking(move || {
+        let status = terminate(&mut server);
+        (status, server)
+    })
+    .await
+    .expect("terminate");
+    let drained_in = stopping.elapsed();
+    println!("SIGTERM to exit: {drained_in:?}");
+    assert!(status.0.success(), "exit status {:?}", status.0);
+    assert!(
+        drained_in < Duration::from_secs(12),
+        "drained in {drained_in:?}"
+    );
+    let seen = slow.await.expect("trickler");
+    assert!(
+        seen.response.starts_with("HTTP/1.1 408"),
+        "{}",
+        seen.response
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -15,6 +15,7 @@ mod observability;
 mod posts;
 mod rate_limit;
 mod security;
+mod slow_clients;
 mod system;
 mod users;
 mod votes;
