@@ -84,9 +84,13 @@ fn predicted_route(req: &ServiceRequest) -> String {
 /// The `route` of requests that matched no route.
 pub const UNMATCHED: &str = "<unmatched>";
 
+/// Routes of health probes and scrapes, whose request line is logged at DEBUG, not INFO.
+const PROBE_ROUTES: [&str; 3] = ["/health", "/ready", "/metrics"];
+
 /// Assigns the request id, opens the request's server span (continuing the caller's W3C
 /// trace), reports the request to the [`crate::observe::HttpObserver`] and logs one line per
-/// request: method, route template, status, latency, request id and user id when known.
+/// request: method, route template, status, latency, request id and user id when known — at
+/// INFO, except for `/health`, `/ready` and `/metrics` (DEBUG).
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -156,15 +160,28 @@ pub async fn request_id(
         span: &span,
     });
     span.in_scope(|| {
-        tracing::info!(
-            request_id = %id,
-            method = %method,
-            route = %route,
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            user_id = user,
-            "request served"
-        );
+        // Probes arrive every few seconds from every balancer and scraper: at INFO they would
+        // drown the log (10 s of load on `/health` wrote 548k lines).
+        if PROBE_ROUTES.contains(&route.as_str()) {
+            tracing::debug!(
+                request_id = %id,
+                method = %method,
+                route = %route,
+                status,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                "request served"
+            );
+        } else {
+            tracing::info!(
+                request_id = %id,
+                method = %method,
+                route = %route,
+                status,
+                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                user_id = user,
+                "request served"
+            );
+        }
     });
     let mut res = outcome?;
     if let Ok(value) = HeaderValue::from_str(&id) {

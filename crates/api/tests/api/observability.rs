@@ -180,6 +180,20 @@ async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets()
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
+    // Probes and scrapes: served, but no INFO line each.
+    for probe in ["/health", "/ready", "/metrics"] {
+        let res = client
+            .get(url(probe))
+            .header(
+                "x-request-id",
+                format!("obs-probe{}", probe.replace('/', "-")),
+            )
+            .send()
+            .await
+            .expect("probe");
+        assert!(res.status().is_success(), "{probe}: {}", res.status());
+    }
+
     let email = "observed@example.com";
     let password = "correct-horse-battery-staple";
     let res = client
@@ -322,6 +336,23 @@ async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets()
             .iter()
             .any(|l| l["route"] == "/api/v1/login" && l["status"] == 200)
     );
+    // Probes are not logged at INFO (the readiness polling above included), API requests are.
+    let probe_lines: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"] == "request served"
+                && ["/health", "/ready", "/metrics"].contains(&l["route"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert!(
+        probe_lines.is_empty(),
+        "probe request lines: {probe_lines:#?}"
+    );
+    assert!(
+        !log.contains("obs-probe-"),
+        "a probe's request id reached the log:\n{log}"
+    );
+    assert_eq!(served["level"], "INFO", "{served}");
     for secret in [password, &access, &refresh] {
         assert!(!log.contains(secret), "a secret reached the log:\n{log}");
     }
