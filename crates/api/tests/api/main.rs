@@ -4,6 +4,7 @@
 
 mod auth;
 mod contract;
+mod database_restart;
 mod deploy_metrics;
 mod e2e;
 mod errors;
