@@ -139,17 +139,17 @@ async fn a_body_trickled_past_its_deadline_is_a_408_problem_and_the_connection_i
         assert_408_problem(&seen, what);
         assert!(
             seen.answered_after >= Duration::from_millis(950)
-                && seen.answered_after < Duration::from_secs(4),
+                && seen.answered_after < Duration::from_secs(8),
             "{what}: answered after {:?}",
             seen.answered_after
         );
-        // Closed, not kept alive for the rest of the body: at most the 5 s the server gives a
-        // client to close after a response.
+        // Closed, not kept alive for the rest of the body (the client would go on for 16 s):
+        // after the 5 s the server gives a client to close after a response, plus slack.
         let closed = seen
             .closed_after
             .unwrap_or_else(|| panic!("{what}: connection still open 15 s in"));
         assert!(
-            closed < Duration::from_secs(7),
+            closed < Duration::from_secs(9),
             "{what}: closed after {closed:?}"
         );
     }
