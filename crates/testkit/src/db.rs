@@ -122,7 +122,8 @@ impl TestDb {
     /// Simulates a PostgreSQL restart for this database only: terminates every server process
     /// connected to it (`pg_terminate_backend`, as a shutdown does) and waits until they are
     /// gone, so every pooled connection on it is dead; the server itself keeps running for the
-    /// other tests. Returns how many were terminated. On SQLite, does nothing and returns 0.
+    /// other tests. This database's own [`TestDb::connection`] is among them (its next use
+    /// fails). Returns how many were terminated. On SQLite, does nothing and returns 0.
     ///
     /// # Panics
     /// When the server cannot be reached or the processes do not exit within 10 s.
