@@ -19,6 +19,7 @@
 pub mod client_addr;
 pub mod cors;
 pub mod dto;
+pub mod error_code;
 mod extract;
 mod frontend;
 pub mod hardening;
@@ -46,6 +47,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use error_code::ErrorCode;
 pub use middleware::ApiVersions;
 pub use problem::Problem;
 
@@ -208,28 +210,18 @@ pub fn build_app(
         .app_data(web::Data::new(u.complete_oauth))
         .app_data(web::Data::new(u.rate_limit))
         // @new-resource: use-case-data
-        // Outermost last: request_id → client_info → harden → cors → versioning →
-        // render_problems → rate_limit → routes (see `middleware`).
-        .wrap(from_fn(rate_limit::rate_limit))
+        // Outermost last: canonical_path → request_id → client_info → harden → cors →
+        // versioning → render_problems → routes, each wrapped in its declared layer (rate
+        // limit, bearer token, no-store; see `routes::table`).
         .wrap(from_fn(middleware::render_problems))
         .wrap(from_fn(middleware::versioning))
         .wrap(from_fn(cors::cors))
         .wrap(from_fn(hardening::harden))
         .wrap(from_fn(client_addr::client_info))
         .wrap(from_fn(middleware::request_id))
+        .wrap(from_fn(middleware::canonical_path))
         .service(web::scope(&api_scope).configure(routes::configure_v1))
-        .service(routes::resource("/health").route(web::get().to(routes::system::health)))
-        .service(routes::resource("/ready").route(web::get().to(routes::system::ready)))
-        .service(routes::resource("/metrics").route(web::get().to(routes::system::metrics)))
-        .service(routes::resource("/openapi.json").route(web::get().to(routes::system::openapi)))
-        .service(routes::resource("/docs").route(web::get().to(routes::system::docs)))
-        .route(
-            "/docs/assets/{file}",
-            web::get().to(routes::system::docs_asset),
-        )
-        .service(routes::resource("/redoc").route(web::get().to(routes::system::redoc)))
-        .service(routes::resource("/").route(web::get().to(routes::system::root)))
-        .service(routes::resource("/static/{file}").route(web::get().to(frontend::asset)))
+        .configure(routes::configure_root)
         .default_service(web::to(not_found))
 }
 
