@@ -228,3 +228,33 @@ pub fn build_app(
 async fn not_found() -> Result<actix_web::HttpResponse, Problem> {
     Err(Problem::for_status(actix_web::http::StatusCode::NOT_FOUND))
 }
+
+/// What the route table declares about one route, for tests and tools outside this crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredRoute {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The full path template (`/api/v1/posts/{id}`).
+    pub path: String,
+    /// The name of the rate-limit policy it spends (`api_read`), if any.
+    pub policy: Option<&'static str>,
+    /// Whether it requires a bearer access token.
+    pub bearer: bool,
+    /// Whether its responses are `Cache-Control: no-store`.
+    pub no_store: bool,
+}
+
+/// Every route of the route table, with `version` in the API paths.
+#[must_use]
+pub fn declared_routes(version: &str) -> Vec<DeclaredRoute> {
+    routes::table::table()
+        .iter()
+        .map(|decl| DeclaredRoute {
+            method: decl.method.to_string(),
+            path: decl.full_path(version),
+            policy: decl.meta.policy.map(|p| p.name()),
+            bearer: decl.meta.bearer,
+            no_store: decl.meta.no_store,
+        })
+        .collect()
+}
