@@ -23,6 +23,10 @@ fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
+/// A problem response: every one shares the `Problem` schema (`ValidationProblem` for a 422,
+/// which adds `errors`), so a generated client has one error type; the codes this operation
+/// can answer with this status are listed in the description and, for tools, in
+/// `x-error-codes`.
 fn problem_response(status: u16, codes: &[ErrorCode]) -> Value {
     let schema = if status == 422 {
         "ValidationProblem"
@@ -36,9 +40,8 @@ fn problem_response(status: u16, codes: &[ErrorCode]) -> Value {
         .join(", ");
     json!({
         "description": format!("Problem: {described}"),
-        "content": { "application/problem+json": {
-            "schema": { "allOf": [schema_ref(schema), { "properties": { "error_code": { "enum": codes } } }] }
-        } }
+        "x-error-codes": codes,
+        "content": { "application/problem+json": { "schema": schema_ref(schema) } }
     })
 }
 
@@ -175,14 +178,20 @@ fn components() -> Value {
             "status": { "type": "integer" },
             "detail": { "type": "string" },
             "instance": { "type": "string" },
-            "error_code": { "type": "string" },
+            "error_code": { "type": "string", "description": "Stable and machine-readable: one of `ErrorCode` (each operation lists the codes it answers in `x-error-codes`). New codes may be added, so a client must accept one it does not know." },
             "trace_id": { "type": "string" }
         }
+    });
+    let every_code = json!({
+        "type": "string",
+        "description": "Every error_code this server answers today (an open set: new codes may be added).",
+        "enum": ErrorCode::ALL,
     });
     json!({
         "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
         "schemas": {
             "Problem": problem,
+            "ErrorCode": every_code,
             "ValidationProblem": { "allOf": [schema_ref("Problem"), { "type": "object", "required": ["errors"], "properties": {
                 "errors": { "type": "array", "items": { "type": "object", "required": ["loc", "msg", "type"], "properties": {
                     "loc": { "type": "array", "items": { "oneOf": [{ "type": "string" }, { "type": "integer" }] } },
