@@ -3,16 +3,15 @@ impl From<{{Name}}Error> for Problem {
         match error {
             {{Name}}Error::NotFound(id) => Self::new(
                 StatusCode::NOT_FOUND,
-                "{{name}}_not_found",
+                ErrorCode::{{Name}}NotFound,
                 format!("{{Human}} with id: {id} does not exist"),
             ),
             {{Name}}Error::NotOwner(_) => Self::new(
                 StatusCode::FORBIDDEN,
-                "not_{{name}}_owner",
+                ErrorCode::Not{{Name}}Owner,
                 "Not authorized to perform requested action",
             ),
             {{Name}}Error::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }

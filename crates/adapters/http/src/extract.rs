@@ -45,7 +45,7 @@ impl FromRequest for AuthUser {
             let authenticate = authenticate.ok_or_else(|| {
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
+                    crate::error_code::ErrorCode::InternalError,
                     "Internal Server Error",
                 )
             })?;
@@ -104,7 +104,7 @@ fn missing_body() -> Problem {
 fn unsupported_media(expected: &str) -> Problem {
     Problem::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        crate::error_code::ErrorCode::UnsupportedMediaType,
         format!("Unsupported media type: expected {expected}"),
     )
 }

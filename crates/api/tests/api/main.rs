@@ -7,6 +7,7 @@ mod contract;
 mod database_restart;
 mod deploy_metrics;
 mod e2e;
+mod edges;
 mod errors;
 mod frontend;
 mod fuzz;

@@ -1,13 +1,66 @@
 //! `/posts`: the feed and one's own posts.
 
+use super::table::{JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDATION};
 use super::{no_content, text_kind};
 use crate::dto::{PostBody, PostOut};
+use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, Fields, json_body, path_int, query_map};
 use crate::problem::{Problem, post_problem};
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
 use keel_domain::paging::{LIMIT_DEFAULT, Page, PagingError, Search};
 use keel_domain::post::{Content, PostDraft, PostId, Title};
+use keel_domain::rate_limit::Policy;
+
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    const ID: &[Param] = &[("id", "path", ParamKind::Integer, true)];
+    const NOT_FOUND: (u16, &[ErrorCode]) = (404, &[ErrorCode::PostNotFound]);
+    const NOT_OWNER: (u16, &[ErrorCode]) = (403, &[ErrorCode::NotPostOwner]);
+    vec![
+        RouteDecl::api(Method::GET, "/posts", |r| r.to(list))
+            .doc("The feed, newest first", "posts")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("PostOutList"))
+            .errors(&[VALIDATION])
+            .params(&[
+                ("limit", "query", ParamKind::Limit, false),
+                ("skip", "query", ParamKind::Skip, false),
+                ("search", "query", ParamKind::Search, false),
+            ]),
+        RouteDecl::api(Method::POST, "/posts", |r| r.to(create))
+            .doc("Write a post", "posts")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "PostCreate")
+            .success(201, "Created", Some("Post"))
+            .errors(&[VALIDATION, MEDIA_TYPE]),
+        RouteDecl::api(Method::GET, "/posts/{id}", |r| r.to(get))
+            .doc("One post with its votes", "posts")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("PostOut"))
+            .errors(&[NOT_FOUND, VALIDATION])
+            .params(ID),
+        RouteDecl::api(Method::PUT, "/posts/{id}", |r| r.to(update))
+            .doc("Replace one's own post", "posts")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "PostCreate")
+            .success(200, "OK", Some("Post"))
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION, MEDIA_TYPE])
+            .params(ID),
+        RouteDecl::api(Method::DELETE, "/posts/{id}", |r| r.to(delete))
+            .doc("Delete one's own post", "posts")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .success(204, "No Content", None)
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION])
+            .params(ID),
+    ]
+}
 
 fn paging_kind(e: &PagingError) -> &'static str {
     match e {

@@ -1,11 +1,41 @@
 //! `/users`: registration and lookup.
 
+use super::table::{JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION};
 use crate::dto::UserOut;
+use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, Fields, json_body, path_int};
 use crate::problem::Problem;
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::users::{GetUser, RegisterUser};
+use keel_domain::rate_limit::Policy;
 use keel_domain::user::{Email, Password, PasswordError, UserId};
+
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    vec![
+        RouteDecl::api(Method::POST, "/users", |r| r.to(create))
+            .doc("Register a user", "users")
+            .limited(Policy::AuthRegister)
+            .body(JSON, "UserCreate")
+            .success(201, "Created", Some("UserOut"))
+            .errors(&[
+                (409, &[ErrorCode::EmailAlreadyRegistered]),
+                VALIDATION,
+                MEDIA_TYPE,
+            ]),
+        RouteDecl::api(Method::GET, "/users/me", |r| r.to(me))
+            .doc("The authenticated user", "users")
+            .bearer()
+            .success(200, "OK", Some("UserOut")),
+        RouteDecl::api(Method::GET, "/users/{id}", |r| r.to(get))
+            .doc("A user by id", "users")
+            .bearer()
+            .success(200, "OK", Some("UserOut"))
+            .errors(&[(404, &[ErrorCode::UserNotFound]), VALIDATION])
+            .params(&[("id", "path", ParamKind::Integer, true)]),
+    ]
+}
 
 /// `POST /users` `{email, password}` → 201 `UserOut`.
 pub(crate) async fn create(

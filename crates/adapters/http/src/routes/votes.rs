@@ -1,11 +1,33 @@
 //! `/vote`.
 
+use super::table::{JSON, MEDIA_TYPE, RouteDecl, VALIDATION};
+use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, Fields, json_body};
 use crate::problem::{FieldError, Problem};
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::votes::CastVote;
 use keel_domain::post::PostId;
+use keel_domain::rate_limit::Policy;
 use keel_domain::vote::{Direction, VoteChange, VoteCommand};
+
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    vec![
+        RouteDecl::api(Method::POST, "/vote", |r| r.to(vote))
+            .doc("Add (dir 1) or remove (dir 0) one's vote", "votes")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "Vote")
+            .success(201, "Created", Some("Message"))
+            .errors(&[
+                (404, &[ErrorCode::PostNotFound, ErrorCode::VoteNotFound]),
+                (409, &[ErrorCode::AlreadyVoted]),
+                VALIDATION,
+                MEDIA_TYPE,
+            ]),
+    ]
+}
 
 /// `POST /vote` `{post_id, dir}` → 201 with a message.
 pub(crate) async fn vote(

@@ -1,6 +1,10 @@
 //! `/{{plural}}`: every user reads {{humans}}; owners replace and delete their own.
 
-use super::{no_content, resource};
+use super::no_content;
+use super::table::{Errors, JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDATION};
+use crate::error_code::ErrorCode;
+use actix_web::http::Method;
+use keel_domain::rate_limit::Policy;
 use crate::dto::{{Name}}Out;
 use crate::extract::{AuthUser, Fields, json_body, path_int, query_map};
 use crate::problem::Problem;
@@ -13,19 +17,53 @@ use keel_domain::{{name}}::{
     TextError, {{Name}}Description, {{Name}}Draft, {{Name}}Id, {{Name}}Name,
 };
 
-/// Registers `/{{plural}}` and `/{{plural}}/{id}` (called by [`super::configure_v1`]).
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/{{plural}}")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        resource("/{{plural}}/{id}")
-            .route(web::get().to(get))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    );
+/// The routes of this module (see [`super::table`]): every user reads {{humans}}; owners
+/// replace and delete their own.
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    const ID: &[Param] = &[("id", "path", ParamKind::Integer, true)];
+    const NOT_FOUND: Errors = (404, &[ErrorCode::{{Name}}NotFound]);
+    const NOT_OWNER: Errors = (403, &[ErrorCode::Not{{Name}}Owner]);
+    vec![
+        RouteDecl::api(Method::GET, "/{{plural}}", |r| r.to(list))
+            .doc("{{Humans}}, newest first", "{{plural}}")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("{{Name}}List"))
+            .errors(&[VALIDATION])
+            .params(&[
+                ("limit", "query", ParamKind::Limit, false),
+                ("skip", "query", ParamKind::Skip, false),
+            ]),
+        RouteDecl::api(Method::POST, "/{{plural}}", |r| r.to(create))
+            .doc("Create {{a_human}}", "{{plural}}")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "{{Name}}Create")
+            .success(201, "Created", Some("{{Name}}"))
+            .errors(&[VALIDATION, MEDIA_TYPE]),
+        RouteDecl::api(Method::GET, "/{{plural}}/{id}", |r| r.to(get))
+            .doc("One {{human}}", "{{plural}}")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("{{Name}}"))
+            .errors(&[NOT_FOUND, VALIDATION])
+            .params(ID),
+        RouteDecl::api(Method::PUT, "/{{plural}}/{id}", |r| r.to(update))
+            .doc("Replace one's own {{human}}", "{{plural}}")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "{{Name}}Create")
+            .success(200, "OK", Some("{{Name}}"))
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION, MEDIA_TYPE])
+            .params(ID),
+        RouteDecl::api(Method::DELETE, "/{{plural}}/{id}", |r| r.to(delete))
+            .doc("Delete one's own {{human}}", "{{plural}}")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .success(204, "No Content", None)
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION])
+            .params(ID),
+    ]
 }
 
 fn paging_kind(e: &PagingError) -> &'static str {
