@@ -23,12 +23,14 @@ pub mod error_code;
 mod extract;
 mod frontend;
 pub mod hardening;
+mod input;
 pub mod middleware;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 mod routes;
+mod wire;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
