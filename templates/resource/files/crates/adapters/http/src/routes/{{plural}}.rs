@@ -5,11 +5,14 @@ use super::table::{Errors, JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDA
 use crate::error_code::ErrorCode;
 use actix_web::http::Method;
 use keel_domain::rate_limit::Policy;
-use crate::dto::{{Name}}Out;
 use crate::extract::{AuthUser, Fields, path_int};
 use crate::input::{self, FromFields};
 use crate::wire::{self, Violation};
 use crate::problem::Problem;
+use actix_web::http::StatusCode;
+use keel_application::{{plural}}::{{Name}}Error;
+use keel_domain::{{name}}::{{Name}};
+use serde::Serialize;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::{{plural}}::{
     Create{{Name}}, Delete{{Name}}, Get{{Name}}, List{{Plural}}, Update{{Name}},
@@ -66,6 +69,48 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
             .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION])
             .params(ID),
     ]
+}
+
+/// `{{Name}}`: {{a_human}} as stored.
+#[derive(Debug, Serialize)]
+pub struct {{Name}}Out {
+    id: i64,
+    name: String,
+    description: String,
+    owner_id: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&{{Name}}> for {{Name}}Out {
+    fn from(x: &{{Name}}) -> Self {
+        Self {
+            id: x.id.get(),
+            name: x.name.as_str().to_owned(),
+            description: x.description.as_str().to_owned(),
+            owner_id: x.owner_id.get(),
+            created_at: x.created_at.to_rfc3339(),
+            updated_at: x.updated_at.to_rfc3339(),
+        }
+    }
+}
+
+impl From<{{Name}}Error> for Problem {
+    fn from(error: {{Name}}Error) -> Self {
+        match error {
+            {{Name}}Error::NotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::{{Name}}NotFound,
+                format!("{{Human}} with id: {id} does not exist"),
+            ),
+            {{Name}}Error::NotOwner(_) => Self::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Not{{Name}}Owner,
+                "Not authorized to perform requested action",
+            ),
+            {{Name}}Error::Store(e) => e.into(),
+        }
+    }
 }
 
 /// The wire texts of a refused {{human}} text field (see `crate::wire`).
