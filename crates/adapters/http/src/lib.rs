@@ -24,12 +24,14 @@ pub mod error_code;
 mod extract;
 mod frontend;
 pub mod hardening;
+mod input;
 pub mod middleware;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 mod routes;
+mod wire;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -42,7 +44,6 @@ use keel_application::rate_limit::CheckRateLimit;
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_application::votes::CastVote;
-// @new-resource: http-imports
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -73,9 +74,21 @@ pub struct UseCases {
     pub cast_vote: CastVote,
     pub start_oauth: StartOAuth,
     pub complete_oauth: CompleteOAuth,
-    // @new-resource: use-case-fields
     /// `None` when rate limiting is off.
     pub rate_limit: Option<CheckRateLimit>,
+    /// The use cases of the resources added to keel (`scripts/new-resource` lists each here
+    /// with [`app_data`]), registered for their handlers' `web::Data<…>` extractors.
+    pub resources: Vec<AppData>,
+}
+
+/// Registers one value as application data (see [`UseCases::resources`]).
+pub type AppData = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// The [`AppData`] of `value`: its handlers extract it as `web::Data<T>`.
+pub fn app_data<T: Clone + Send + Sync + 'static>(value: T) -> AppData {
+    Arc::new(move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(value.clone()));
+    })
 }
 
 /// HTTP-level settings.
@@ -213,7 +226,11 @@ pub fn build_app(
         .app_data(web::Data::new(u.start_oauth))
         .app_data(web::Data::new(u.complete_oauth))
         .app_data(web::Data::new(u.rate_limit))
-        // @new-resource: use-case-data
+        .configure(|cfg| {
+            for register in &u.resources {
+                register(cfg);
+            }
+        })
         // Outermost last: canonical_path → request_id → client_info → harden → cors →
         // versioning → body_deadline → render_problems → routes, each wrapped in its declared
         // layer (rate limit, bearer token, no-store; see `routes::table`).

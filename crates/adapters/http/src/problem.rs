@@ -6,6 +6,7 @@
 //! (`instance`) and request id (`trace_id`), and which also turns responses produced outside the
 //! handlers (unknown route, wrong method, oversized payload, …) into problems.
 
+use crate::error_code::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -14,8 +15,6 @@ use keel_application::posts::PostError;
 use keel_application::sessions::RevokeSessionError;
 use keel_application::users::{GetUserError, RegisterError};
 use keel_application::votes::VoteError;
-// @new-resource: problem-imports
-use crate::error_code::ErrorCode;
 use keel_domain::vote::VoteRuleError;
 use keel_ports::StoreError;
 use serde::Serialize;
@@ -510,7 +509,6 @@ impl From<keel_application::oauth::CallbackError> for Problem {
         }
     }
 }
-// @new-resource: problem-mappings
 
 #[cfg(test)]
 mod tests {

@@ -67,12 +67,13 @@ async fn every_documented_operation_is_routed_and_declares_its_problems() {
                     let codes = response["x-error-codes"]
                         .as_array()
                         .unwrap_or_else(|| panic!("{method} {path} {status} lists its codes"));
-                    assert!(!codes.is_empty(), "{method} {path} {status} lists its codes");
+                    assert!(
+                        !codes.is_empty(),
+                        "{method} {path} {status} lists its codes"
+                    );
                     for code in codes {
                         assert!(
-                            keel_http::ErrorCode::ALL
-                                .iter()
-                                .any(|c| code == c.as_str()),
+                            keel_http::ErrorCode::ALL.iter().any(|c| code == c.as_str()),
                             "{method} {path} {status}: {code} is not an ErrorCode"
                         );
                     }

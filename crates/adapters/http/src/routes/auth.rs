@@ -4,7 +4,8 @@ use super::no_content;
 use super::table::{FORM, JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION};
 use crate::dto::{SessionOut, TokenOut};
 use crate::error_code::ErrorCode;
-use crate::extract::{AuthUser, BodyFields, Fields, json_body, json_or_form_body, path_uuid};
+use crate::extract::{AuthUser, path_uuid};
+use crate::input::{self, Credentials, RefreshToken};
 use crate::observe::{LoginVerdict, Observer};
 use crate::problem::Problem;
 use actix_web::http::Method;
@@ -76,22 +77,9 @@ pub(crate) async fn login(
     body: web::Bytes,
     login: web::Data<Login>,
 ) -> Result<HttpResponse, Problem> {
-    let parsed = json_or_form_body(&req, &body)?;
-    let identity_field = if matches!(parsed, BodyFields::Form(_)) {
-        "username"
-    } else {
-        "email"
-    };
-    let map = parsed.into_map();
-    let mut fields = Fields::new("body", &map);
-    let identity = fields.string(identity_field);
-    let password = fields.string("password");
-    fields.finish()?;
-    let (Some(identity), Some(password)) = (identity, password) else {
-        return Err(Problem::validation(Vec::new()));
-    };
+    let Credentials { identity, password } = Credentials::parse(&req, &body)?;
     let result = login
-        .execute(identity, password, user_agent(&req).as_deref())
+        .execute(&identity, &password, user_agent(&req).as_deref())
         .await;
     let verdict = match &result {
         Ok(_) => Some(LoginVerdict::Success),
@@ -106,11 +94,7 @@ pub(crate) async fn login(
 }
 
 fn refresh_token_field(req: &HttpRequest, body: &[u8]) -> Result<String, Problem> {
-    let map = json_body(req, body)?;
-    let mut fields = Fields::new("body", &map);
-    let token = fields.string("refresh_token").map(str::to_owned);
-    fields.finish()?;
-    token.ok_or_else(|| Problem::validation(Vec::new()))
+    input::body::<RefreshToken>(req, body).map(|t| t.0)
 }
 
 /// `POST /auth/refresh` `{refresh_token}` → a rotated pair.

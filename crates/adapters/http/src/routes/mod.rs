@@ -101,11 +101,3 @@ async fn method_not_allowed() -> Result<HttpResponse, crate::Problem> {
 pub(crate) fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }
-
-/// The error `type` of a text-bound violation.
-pub(crate) fn text_kind(e: &keel_domain::post::TextError) -> &'static str {
-    match e {
-        keel_domain::post::TextError::Empty => "string_too_short",
-        _ => "string_too_long",
-    }
-}

@@ -3,13 +3,14 @@
 use super::table::{JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION};
 use crate::dto::UserOut;
 use crate::error_code::ErrorCode;
-use crate::extract::{AuthUser, Fields, json_body, path_int};
+use crate::extract::{AuthUser, path_int};
+use crate::input::{self, Registration};
 use crate::problem::Problem;
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_domain::rate_limit::Policy;
-use keel_domain::user::{Email, Password, PasswordError, UserId};
+use keel_domain::user::UserId;
 
 /// The routes of this module (see [`super::table`]).
 pub(crate) fn routes() -> Vec<RouteDecl> {
@@ -43,21 +44,7 @@ pub(crate) async fn create(
     body: web::Bytes,
     register: web::Data<RegisterUser>,
 ) -> Result<HttpResponse, Problem> {
-    let map = json_body(&req, &body)?;
-    let mut fields = Fields::new("body", &map);
-    let email = fields.string("email").map(Email::parse);
-    let email = email.and_then(|r| fields.check("email", r, |_| "value_error"));
-    let password = fields.string("password").map(Password::parse);
-    let password = password.and_then(|r| {
-        fields.check("password", r, |e| match e {
-            PasswordError::TooShort => "string_too_short",
-            _ => "string_too_long",
-        })
-    });
-    fields.finish()?;
-    let (Some(email), Some(password)) = (email, password) else {
-        return Err(Problem::validation(Vec::new()));
-    };
+    let Registration { email, password } = input::body(&req, &body)?;
     let user = register.execute(email, password).await?;
     Ok(HttpResponse::Created().json(UserOut::from(&user)))
 }
