@@ -9,33 +9,39 @@
 
 use crate::entity::{post, user};
 use crate::error::{store_error, unreadable};
-use crate::transaction::{begin, finish};
+use crate::transaction::{begin, finish_and_wake};
 use crate::users::{returned_id, stored_email};
+use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use async_trait::async_trait;
 use keel_domain::event::DomainEvent;
 use keel_domain::paging::Search;
 use keel_domain::post::{Content, NewPost, Post, PostId, Title};
 use keel_domain::user::UserId;
-use keel_ports::{Author, PostQuery, PostView, Posts, StoreError};
+use keel_ports::{Author, OutboxWaker, PostQuery, PostView, Posts, StoreError};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
 };
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Stored posts on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SeaPosts {
     db: DatabaseConnection,
+    wakeup: Wakeup,
 }
 
 impl SeaPosts {
-    /// Posts stored through `db`.
+    /// Posts stored through `db`; `waker` is woken after each commit that recorded events.
     #[must_use]
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, waker: Arc<dyn OutboxWaker>) -> Self {
+        Self {
+            db,
+            wakeup: Wakeup::new(waker),
+        }
     }
 }
 
@@ -45,7 +51,7 @@ impl Posts for SeaPosts {
     async fn create(&self, new: &NewPost) -> Result<Post, StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.posts.find", skip_all, fields(otel.kind = "client"))]
@@ -92,14 +98,14 @@ impl Posts for SeaPosts {
     async fn replace(&self, post: &Post, events: &[DomainEvent]) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = update(&txn, post, events).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.posts.delete", skip_all, fields(otel.kind = "client"))]
     async fn delete(&self, id: PostId, events: &[DomainEvent]) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = remove(&txn, id, events).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 }
 
