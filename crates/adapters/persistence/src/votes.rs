@@ -37,7 +37,6 @@ use sea_orm::{
     EntityTrait, QueryFilter, Statement, Value,
 };
 use std::sync::Arc;
-use uuid::Uuid;
 
 /// Stored votes on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
@@ -139,30 +138,13 @@ fn postgres_cast(
              WHERE id IN (SELECT post_id FROM changed) RETURNING id)"
     );
     if !events.is_empty() {
-        let mut rows = Vec::with_capacity(events.len());
-        for event in events {
-            let n = values.len();
-            rows.push(format!(
-                "(${}::uuid, ${}::text, ${}::jsonb)",
-                n + 1,
-                n + 2,
-                n + 3
-            ));
-            let payload = serde_json::to_value(event)
-                .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))?;
-            values.extend([
-                Value::Uuid(Some(Uuid::new_v4())),
-                event.topic().into(),
-                Value::Json(Some(Box::new(payload))),
-            ]);
-        }
+        let rows = outbox::postgres_event_rows(&mut values, events)?;
         sql.push_str(&format!(
             ", recorded AS (INSERT INTO outbox_events \
                  (event_key, topic, payload, status, attempts, created_at, available_at) \
              SELECT e.event_key, e.topic, e.payload, '{pending}', 0, $3, $3 \
              FROM counted CROSS JOIN (VALUES {rows}) AS e (event_key, topic, payload))",
             pending = outbox::PENDING,
-            rows = rows.join(", "),
         ));
     }
     sql.push_str(

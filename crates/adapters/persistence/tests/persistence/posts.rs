@@ -356,3 +356,59 @@ async fn views_read_the_maintained_vote_count() {
         assert_eq!(s.votes_count(&post).await, 3, "[{}]", s.label);
     }
 }
+
+/// PostgreSQL: the transaction id that wrote the current version of the row `sql` selects.
+async fn writer(s: &crate::harness::Store, sql: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    s.conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            sql,
+        ))
+        .await
+        .expect("read xmin")
+        .expect("a row")
+        .try_get::<String>("", "xid")
+        .expect("xmin as text")
+}
+
+#[tokio::test]
+async fn on_postgres_each_change_and_its_event_are_written_by_one_transaction() {
+    let Some(s) = stores().await.into_iter().find(|s| s.label == "postgres") else {
+        return;
+    };
+    let owner = s.user("owner@example.com").await;
+    let mut post = s.post(&owner, "atomic", true, at(0)).await;
+    let id = post.id.get();
+    let event = |topic: &str| {
+        format!("SELECT xmin::text AS xid FROM outbox_events WHERE topic = '{topic}'")
+    };
+    let row = format!("SELECT xmin::text AS xid FROM posts WHERE id = {id}");
+    assert_eq!(
+        writer(&s, &row).await,
+        writer(&s, &event("post.created")).await
+    );
+
+    let events = post
+        .replace(owner.id, draft("atomic again", true), at(5))
+        .expect("owner may edit");
+    s.posts.replace(&post, &events).await.expect("replace");
+    let updated = writer(&s, &row).await;
+    assert_eq!(updated, writer(&s, &event("post.updated")).await);
+    assert_ne!(updated, writer(&s, &event("post.created")).await);
+
+    // A change that finds no post writes no event.
+    let before = s.outbox().await.len();
+    let events = post.delete(owner.id).expect("owner may delete");
+    s.posts.delete(post.id, &events).await.expect("delete");
+    let again = s.posts.delete(post.id, &events).await;
+    assert!(matches!(again, Err(StoreError::Missing)), "{again:?}");
+    let topics: Vec<String> = s
+        .events()
+        .await
+        .split_off(before)
+        .into_iter()
+        .map(|(topic, _)| topic)
+        .collect();
+    assert_eq!(topics, ["post.deleted"]);
+}
