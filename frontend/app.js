@@ -3,6 +3,7 @@
 // server sends is written as text, never as HTML.
 
 import { ProblemError, onSessionEnded, refreshTokens, request } from './api.js';
+import { ERROR_CODES } from './error-codes.js';
 import { byId, formatTime, h } from './dom.js';
 import { attachLog, clearLog, logEvent } from './events.js';
 import { loadProviders, providerName, startHref, startLink, takeOAuthFragment } from './oauth.js';
@@ -362,12 +363,12 @@ async function vote(id) {
   } catch (error) {
     // The server knows better than this tab: align with its answer, then show it.
     if (!(error instanceof ProblemError)) throw error;
-    if (error.code === 'already_voted') state.voted.add(id);
-    if (error.code === 'vote_not_found') state.voted.delete(id);
+    if (error.code === ERROR_CODES.ALREADY_VOTED) state.voted.add(id);
+    if (error.code === ERROR_CODES.VOTE_NOT_FOUND) state.voted.delete(id);
     failure = error;
   }
   saveVotes();
-  if (state.posts.has(id) && failure?.code !== 'post_not_found') {
+  if (state.posts.has(id) && failure?.code !== ERROR_CODES.POST_NOT_FOUND) {
     updatePost(await request('GET', `/posts/${id}`));
   }
   if (failure) throw failure;

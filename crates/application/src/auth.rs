@@ -54,7 +54,6 @@ pub struct Principal {
 
 /// Why a bearer token was refused.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum AuthenticateError {
     /// Invalid, expired or wrong-type token, or its user no longer exists.
     #[error("Could not validate credentials")]
@@ -141,7 +140,6 @@ impl VerifiedAccess {
 
 /// Why a login failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum LoginError {
     /// Unknown address, no password, or a wrong one — deliberately indistinguishable.
     #[error("Invalid Credentials")]
@@ -250,7 +248,6 @@ pub(crate) async fn start_session<E: From<TokenError> + From<StoreError>>(
 
 /// Why a refresh token was refused.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RefreshError {
     /// Not a valid refresh token of this server, not the current token of a live family, a
     /// replay (inside or outside the grace window), or the loser of a concurrent refresh.
@@ -424,7 +421,6 @@ pub(crate) async fn revoke_with_retry(
 
 /// Why a logout failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum LogoutError {
     /// Not a valid refresh token of this server (malformed, forged, expired, wrong type).
     #[error("Could not validate refresh token")]

@@ -38,7 +38,6 @@ impl std::fmt::Debug for OAuthProviders {
 
 /// Why a provider named in a path cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum ProviderLookupError {
     /// keel knows no provider of that name → 404 `oauth_provider_unsupported`.
     #[error("Unsupported OAuth provider: {0}")]
@@ -117,7 +116,6 @@ pub struct Started {
 
 /// Why a flow could not start.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StartError {
     /// Unknown or unconfigured provider.
     #[error(transparent)]
@@ -254,7 +252,6 @@ pub struct Completed {
 
 /// Why a callback failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum CallbackError {
     /// No `state` parameter → 400 `invalid_oauth_state` (`OAuth callback is missing state`).
     #[error("OAuth callback is missing state")]
@@ -482,7 +479,6 @@ impl CompleteOAuth {
                 }
                 LinkDecision::AlreadyLinked(_) => return Ok(CallbackOutcome::Linked),
                 LinkDecision::Refuse(refusal) => return Err(CallbackError::Refused(refusal)),
-                _ => return Err(CallbackError::Refused(LinkRefusal::IdentityAlreadyLinked)),
             };
             match stored {
                 Ok(user) => break user,

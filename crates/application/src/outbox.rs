@@ -64,7 +64,6 @@ impl RelayReport {
 
 /// Why a batch could not be run or recorded.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RelayError {
     /// Claiming failed: nothing was delivered.
     #[error("claiming outbox events failed")]

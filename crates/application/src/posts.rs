@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 /// Why a post operation failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum PostError {
     /// No post with this id is visible to the caller.
     #[error("post {0} does not exist")]

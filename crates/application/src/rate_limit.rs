@@ -44,7 +44,6 @@ impl Quotas {
 
 /// Why a request could not be checked.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RateLimitError {
     /// The backend is down and the limiter fails closed (`RATE_LIMIT_FAIL_OPEN=false`).
     #[error("the rate limiting backend is unavailable")]

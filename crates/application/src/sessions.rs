@@ -63,7 +63,6 @@ impl ListSessions {
 
 /// Why a session revocation failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RevokeSessionError {
     /// No session with this id belongs to the caller.
     #[error("Session {0} does not exist")]

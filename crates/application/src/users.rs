@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 /// Why a registration failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RegisterError {
     /// The address belongs to an account already.
     #[error("Email is already registered")]
@@ -75,7 +74,6 @@ impl RegisterUser {
 
 /// Why a user lookup failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum GetUserError {
     /// No such user.
     #[error("User with id: {0} does not exist")]

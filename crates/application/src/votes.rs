@@ -11,7 +11,6 @@ use std::sync::Arc;
 
 /// Why a vote failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum VoteError {
     /// No post with this id is visible to the voter.
     #[error("Post with id: {0} does not exist")]

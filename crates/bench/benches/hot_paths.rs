@@ -93,7 +93,7 @@ fn problem(c: &mut Criterion) {
     let mut group = c.benchmark_group("problem");
     let not_found = Problem::new(
         StatusCode::NOT_FOUND,
-        "post_not_found",
+        keel_http::ErrorCode::PostNotFound,
         "post with id: 17 was not found",
     );
     group.bench_function("body/404", |b| {

@@ -332,7 +332,9 @@ impl SharedAdapters {
             start_oauth,
             complete_oauth,
             rate_limit: self.rate_limit.clone(),
-            // @new-resource: bootstrap-use-cases
+            resources: vec![
+                // @new-resource: bootstrap-use-cases
+            ],
             authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
             register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
             get_user: GetUser::new(users.clone()),

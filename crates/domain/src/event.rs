@@ -16,7 +16,6 @@ use crate::user::{Email, UserId};
 /// Something that happened, recorded with the change that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize), serde(untagged))]
-#[non_exhaustive]
 pub enum DomainEvent {
     /// A user registered.
     UserCreated {

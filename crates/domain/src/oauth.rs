@@ -291,7 +291,6 @@ pub struct OAuthFlow {
 
 /// Why a callback's flow is refused (all answer `invalid_oauth_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum StateRejection {
     /// Past its expiry.
     #[error("the state has expired")]
@@ -361,7 +360,6 @@ pub struct LinkFacts {
 
 /// What a verified identity does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum LinkDecision {
     /// A known identity: log its user in.
     Login(UserId),
@@ -379,7 +377,6 @@ pub enum LinkDecision {
 
 /// Why an identity is refused (each is one `error_code` of SPEC §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum LinkRefusal {
     /// A new identity without a usable email cannot become an account
     /// → 422 `oauth_email_required`.

@@ -92,7 +92,6 @@ impl fmt::Display for EventKey {
 
 /// Where an event is in its delivery life cycle (the `status` column).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum EventStatus {
     /// Waiting to be delivered (first time, or again after a failed attempt).
     Pending,
@@ -247,7 +246,6 @@ fn splitmix64(seed: u64) -> u64 {
 
 /// Settings of a [`RetryPolicy`] that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum InvalidRetryPolicy {
     /// At least one attempt is needed.
     #[error("max_attempts must be at least 1")]

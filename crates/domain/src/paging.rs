@@ -12,7 +12,6 @@ pub const SEARCH_MAX_CHARS: usize = 200;
 
 /// Why paging parameters are refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum PagingError {
     /// `limit` below 1.
     #[error("Input should be greater than or equal to 1")]

@@ -40,7 +40,6 @@ pub const CONTENT_MAX_CHARS: usize = 10_000;
 
 /// Why a text field is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum TextError {
     /// Empty string.
     #[error("String should have at least 1 character")]

@@ -20,7 +20,6 @@ use std::net::{IpAddr, Ipv6Addr};
 
 /// The rate-limit policies: which budget a route spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[non_exhaustive]
 pub enum Policy {
     /// Login, refresh, logout and the OAuth flows.
     AuthLogin,
@@ -62,7 +61,6 @@ impl fmt::Display for Policy {
 
 /// Why a quota is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum QuotaError {
     /// A limit of zero requests would refuse everything.
     #[error("the limit must be at least 1 request")]
@@ -115,7 +113,6 @@ impl Quota {
 /// Its text form (`user:{id}`, `ip:{address}`, `account:{identity}`) is what the counter key
 /// hashes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Principal {
     /// The user of a valid access token.
     User(UserId),

@@ -97,7 +97,6 @@ pub struct IssuedToken {
 
 /// Why a family was revoked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum RevocationReason {
     /// The holder logged out with a token of this family.
     Logout,
@@ -163,7 +162,6 @@ pub enum SessionChange {
 
 /// Why a refresh was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum RefreshRejection {
     /// The family was already revoked; nothing changes.
     #[error("the session has been revoked")]

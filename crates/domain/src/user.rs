@@ -37,7 +37,6 @@ pub const EMAIL_MAX_LEN: usize = 254;
 
 /// Why a string is not an acceptable e-mail address.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum EmailError {
     /// Nothing but whitespace.
     #[error("value is not a valid email address: it is empty")]
@@ -139,7 +138,6 @@ pub const PASSWORD_MAX_CHARS: usize = 128;
 
 /// Why a password is refused by the policy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum PasswordError {
     /// Fewer than [`PASSWORD_MIN_CHARS`] characters.
     #[error("String should have at least 8 characters")]

@@ -64,7 +64,6 @@ impl VoteChange {
 
 /// Why a vote command is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum VoteRuleError {
     /// `dir = 1` while the vote exists.
     #[error("user {user} has already voted on post {post}")]

@@ -8,7 +8,6 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// `Conflict` and `Missing` are expected outcomes of races and duplicates, which use cases turn
 /// into domain answers (409, 404) — never into a 500.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum StoreError {
     /// A uniqueness rule or an optimistic version check refused the change: another request
     /// got there first.

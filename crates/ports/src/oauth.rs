@@ -34,7 +34,6 @@ pub struct CodeExchange {
 
 /// Why a provider could not produce an identity. Each maps to one `error_code` of SPEC §3.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum ProviderError {
     /// The provider (or its discovery, JWKS, token or profile endpoint) could not be reached or
     /// did not answer in time → 502 `oauth_provider_unreachable`.

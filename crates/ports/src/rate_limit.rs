@@ -9,7 +9,6 @@ use keel_domain::rate_limit::Counter;
 
 /// Why hits could not be counted.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RateLimiterError {
     /// The backend could not be reached, did not answer in time, or cannot hold another
     /// counter. The caller decides whether to serve the request anyway (fail open).

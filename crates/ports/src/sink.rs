@@ -7,7 +7,6 @@ use keel_domain::outbox::OutboxEvent;
 /// Why a sink did not take an event. Every variant counts as a failed attempt (the event is
 /// retried or dead-lettered by the retry policy); they differ for logs and metrics.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum DeliveryError {
     /// The receiver answered and refused the event (e.g. a non-2xx webhook response).
     #[error("the receiver refused the event: {0}")]

@@ -26,7 +26,6 @@ pub struct RefreshClaims {
 
 /// Why a token is refused.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum TokenError {
     /// Malformed, forged, signed with another algorithm, or with a wrong issuer or audience.
     #[error("the token is invalid")]

@@ -95,7 +95,6 @@ impl Default for Identity {
 
 /// One thing to break; [`Behaviour::Normal`] breaks nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
 pub enum Behaviour {
     /// A well-behaved provider.
     #[default]

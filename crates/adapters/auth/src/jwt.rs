@@ -28,7 +28,6 @@ use uuid::Uuid;
 
 /// The HMAC algorithms a [`JwtCodec`] can be pinned to (the `ALGORITHM` setting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
 pub enum JwtAlgorithm {
     /// HMAC with SHA-256 (the default).
     #[default]
@@ -86,7 +85,6 @@ impl FromStr for JwtAlgorithm {
 
 /// Why a [`JwtCodec`] cannot be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum JwtConfigError {
     /// The signing secret is empty: anyone could forge tokens.
     #[error("the JWT signing secret is empty")]

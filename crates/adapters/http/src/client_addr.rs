@@ -1,6 +1,8 @@
 //! The client's address and scheme: the socket peer, unless `TRUST_PROXY_HEADERS=true` and the
 //! peer is one of `TRUSTED_PROXIES` — then `X-Forwarded-For` is walked from the right, skipping
-//! trusted hops, and `X-Forwarded-Proto` says whether the client used HTTPS.
+//! trusted hops, and `X-Forwarded-Proto` says whether the client used HTTPS: the value at the
+//! same distance from the right as the client's address (the one the proxy that received the
+//! client wrote), never the left-most, which the client can choose.
 //!
 //! A forwarding header from any other peer changes nothing, so a client cannot choose the
 //! address its requests are rate-limited under. [`client_info`] stores the result in the
@@ -103,19 +105,32 @@ impl ProxyTrust {
             .flat_map(|v| v.split(','))
             .collect();
         let mut address = peer;
-        for hop in hops.iter().rev() {
+        // How many hops from the right the client is: 0 when our peer (a trusted proxy)
+        // received the client's own connection.
+        let mut depth = 0;
+        for (index, hop) in hops.iter().rev().enumerate() {
             // A hop that is not an address was not written by a trusted proxy: stop at the
             // last one we could check.
             let Some(hop) = parse_hop(hop) else { break };
             address = hop;
+            depth = index;
             if !self.trusts(hop) {
                 break;
             }
         }
-        let forwarded_https = headers
-            .get(X_FORWARDED_PROTO)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+        // Proxies append the scheme they received beside the address they received it from,
+        // so the client's scheme sits as far from the right of `X-Forwarded-Proto` as the
+        // client's address does in `X-Forwarded-For`; a proxy that overwrites the header
+        // leaves one value, its own. What a client wrote further left is never read.
+        let protos: Vec<&str> = headers
+            .get_all(X_FORWARDED_PROTO)
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        let forwarded_https = protos
+            .iter()
+            .rev()
+            .nth(depth.min(protos.len().saturating_sub(1)))
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"));
         ClientInfo {
             address,
@@ -244,6 +259,44 @@ mod tests {
                 secure: true
             }
         );
+    }
+
+    #[test]
+    fn the_scheme_is_the_one_the_proxy_that_received_the_client_wrote() {
+        let t = trust(true, &["10.0.0.0/8"]);
+        let peer = Some(ip("10.0.0.9"));
+        let secure =
+            |pairs: &[(&'static str, &'static str)]| t.resolve(peer, &headers(pairs), false).secure;
+        // A client claiming https in front of a proxy that appends what it saw.
+        assert!(!secure(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https, http"),
+        ]));
+        assert!(!secure(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-proto", "http"),
+        ]));
+        // One proxy that overwrote the header, or appended to none.
+        assert!(secure(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "https"),
+        ]));
+        // Two trusted proxies: the client reached the first over https, which reached the
+        // second over http.
+        assert!(secure(&[
+            ("x-forwarded-for", "6.6.6.6, 10.0.0.1"),
+            ("x-forwarded-proto", "https, http"),
+        ]));
+        assert!(!secure(&[
+            ("x-forwarded-for", "6.6.6.6, 10.0.0.1"),
+            ("x-forwarded-proto", "http, https"),
+        ]));
+        // An overwriting chain leaves one value: the last proxy's.
+        assert!(secure(&[
+            ("x-forwarded-for", "6.6.6.6, 10.0.0.1"),
+            ("x-forwarded-proto", "https"),
+        ]));
     }
 
     #[test]

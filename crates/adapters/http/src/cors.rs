@@ -174,8 +174,11 @@ pub async fn cors(
                 } else {
                     faults.join(", ")
                 };
-                let problem =
-                    Problem::new(StatusCode::BAD_REQUEST, "cors_preflight_rejected", detail);
+                let problem = Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    crate::error_code::ErrorCode::CorsPreflightRejected,
+                    detail,
+                );
                 problem_response(&req, &problem, HttpResponse::BadRequest().finish())
             }
         };

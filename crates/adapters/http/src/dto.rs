@@ -6,7 +6,6 @@ use keel_application::sessions::SessionSummary;
 use keel_domain::user::User;
 use keel_ports::{Author, PostView};
 use serde::Serialize;
-// @new-resource: dto-imports
 
 /// `UserOut`.
 #[derive(Debug, Serialize)]
@@ -132,4 +131,3 @@ impl From<&SessionSummary> for SessionOut {
         }
     }
 }
-// @new-resource: dto-types

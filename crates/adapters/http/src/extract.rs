@@ -45,7 +45,7 @@ impl FromRequest for AuthUser {
             let authenticate = authenticate.ok_or_else(|| {
                 Problem::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
+                    crate::error_code::ErrorCode::InternalError,
                     "Internal Server Error",
                 )
             })?;
@@ -104,7 +104,7 @@ fn missing_body() -> Problem {
 fn unsupported_media(expected: &str) -> Problem {
     Problem::new(
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported_media_type",
+        crate::error_code::ErrorCode::UnsupportedMediaType,
         format!("Unsupported media type: expected {expected}"),
     )
 }
@@ -195,6 +195,16 @@ impl<'a> Fields<'a> {
             .push(FieldError::new(&[self.source, name], msg, kind));
     }
 
+    /// Whether the field is present.
+    pub(crate) fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+
+    /// An optional string: `None` when absent or not a string.
+    pub(crate) fn optional_string(&self, name: &str) -> Option<&'a str> {
+        self.map.get(name).and_then(Value::as_str)
+    }
+
     /// A required string.
     pub(crate) fn string(&mut self, name: &str) -> Option<&'a str> {
         match self.map.get(name) {
@@ -281,18 +291,19 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Records a domain constructor's verdict on a field.
-    pub(crate) fn check<T, E: std::fmt::Display>(
+    /// Records a domain constructor's verdict on a field; a refusal is described on the wire
+    /// by `describe` (one of [`crate::wire`]'s texts, never the domain error's `Display`).
+    pub(crate) fn check<T, E>(
         &mut self,
         name: &str,
         result: Result<T, E>,
-        kind: impl Fn(&E) -> &'static str,
+        describe: impl Fn(&E) -> crate::wire::Violation,
     ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(e) => {
-                let k = kind(&e);
-                self.error(name, e.to_string(), k);
+                let violation = describe(&e);
+                self.error(name, violation.msg, violation.kind);
                 None
             }
         }

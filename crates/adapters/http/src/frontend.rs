@@ -59,6 +59,7 @@ const STATIC_FILES: &[Embedded] = &[
     embed!("app.js", JAVASCRIPT),
     embed!("api.js", JAVASCRIPT),
     embed!("dom.js", JAVASCRIPT),
+    embed!("error-codes.js", JAVASCRIPT),
     embed!("events.js", JAVASCRIPT),
     embed!("oauth.js", JAVASCRIPT),
     embed!("tokens.js", JAVASCRIPT),

@@ -1,11 +1,15 @@
-//! Request hardening (SPEC §9): the `Host` check against `TRUSTED_HOSTS`, the optional HTTPS
-//! redirect, the security headers on every response, and `Cache-Control: no-store` on every
-//! API response.
+//! Request hardening: the `Host` check against `TRUSTED_HOSTS`, the optional HTTPS redirect,
+//! the security headers on every response, and `Cache-Control: no-store` on every API
+//! response.
 //!
-//! - A `Host` outside `TRUSTED_HOSTS` is a 400 problem `invalid_host`. Entries are host names
+//! - The `Host` header is parsed strictly ([`Host::parse`]): a host name, an IPv4 address or a
+//!   bracketed IPv6 address, then optionally `:` and a port (1–65535). Anything else — userinfo
+//!   (`localhost:8000@evil.com`), a bad or empty port, a bare IPv6 address, whitespace or any
+//!   other character — is a 400 problem `invalid_host`, whatever `TRUSTED_HOSTS` says. A
+//!   well-formed host outside `TRUSTED_HOSTS` is the same 400. Entries are host names
 //!   (compared without the port, case-insensitively), `*.example.com` for any subdomain, or
-//!   `*` for any host. The operational routes (`/health`, `/ready`, `/metrics`) are exempt:
-//!   probes and scrapers address pods by IP.
+//!   `*` for any host. The operational routes (those the route table marks operational:
+//!   `/health`, `/ready`, `/metrics`) are exempt: probes and scrapers address pods by IP.
 //! - With `SECURITY_HTTPS_REDIRECT`, a request that did not arrive over HTTPS (here or, per
 //!   [`crate::client_addr`], at a trusted proxy) is redirected with 308 to the same URL on
 //!   `https://` — operational routes again exempt.
@@ -15,8 +19,10 @@
 //!   6797 forbids it over plain HTTP). A handler that sets one of these itself keeps its value.
 //! - Every response under `/api` is `Cache-Control: no-store` + `Pragma: no-cache`: those
 //!   responses carry tokens (login, refresh, OAuth callbacks) or one user's data, and no cache
-//!   between client and server may keep them. This is a rule of the path, so a new route that
-//!   returns tokens cannot forget it.
+//!   between client and server may keep them. Every API route declares it (the per-route layer
+//!   sets it), and this middleware sets it on every other answer under `/api` (unknown path,
+//!   wrong method, payload too large). The path it reads is the canonical one
+//!   ([`crate::middleware::canonical_path`] runs first), so no spelling escapes it.
 
 use crate::client_addr;
 use crate::middleware::problem_response;
@@ -35,9 +41,6 @@ pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 
 img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; \
 frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
 
-/// Routes exempt from the host check and the HTTPS redirect.
-pub const OPERATIONAL_PATHS: &[&str] = &["/health", "/ready", "/metrics"];
-
 /// Allowed `Host` values.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TrustedHosts {
@@ -51,15 +54,93 @@ fn normalise_host(host: &str) -> String {
     host.trim().trim_end_matches('.').to_ascii_lowercase()
 }
 
-/// The host name of a `Host` value, without port or IPv6 brackets.
-fn host_name(value: &str) -> String {
-    let value = value.trim();
-    let name = if let Some(rest) = value.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        value.split(':').next().unwrap_or("")
-    };
-    normalise_host(name)
+/// A well-formed `Host` header value: a name or address, and an optional port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    /// Lower-case, without a trailing dot; an IPv6 address without its brackets.
+    name: String,
+    ipv6: bool,
+    port: Option<u16>,
+}
+
+impl Host {
+    /// Parses a `Host` value strictly (see the module docs); `None` when it is malformed.
+    #[must_use]
+    pub fn parse(value: &str) -> Option<Self> {
+        let (name, ipv6, port) = if let Some(rest) = value.strip_prefix('[') {
+            let (address, after) = rest.split_once(']')?;
+            address.parse::<std::net::Ipv6Addr>().ok()?;
+            let port = match after {
+                "" => None,
+                _ => Some(after.strip_prefix(':')?),
+            };
+            (address, true, port)
+        } else {
+            match value.split_once(':') {
+                Some((name, port)) => (name, false, Some(port)),
+                None => (value, false, None),
+            }
+        };
+        let port = match port {
+            None => None,
+            Some(digits) => {
+                if digits.is_empty()
+                    || digits.len() > 5
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
+                    return None;
+                }
+                Some(digits.parse::<u16>().ok().filter(|p| *p != 0)?)
+            }
+        };
+        let valid_name = ipv6
+            || (!name.is_empty()
+                && name.len() <= 253
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_'));
+        valid_name.then(|| Self {
+            name: normalise_host(name),
+            ipv6,
+            port,
+        })
+    }
+
+    /// The host name (lower-case; an IPv6 address without brackets).
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The port, if one was given.
+    #[must_use]
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    /// The host as it goes in a URL, without the port (`[::1]` for IPv6).
+    #[must_use]
+    pub fn url_host(&self) -> String {
+        if self.ipv6 {
+            format!("[{}]", self.name)
+        } else {
+            self.name.clone()
+        }
+    }
+
+    /// The host and port as they go in a URL (`example.com:8443`, `[::1]:8000`).
+    #[must_use]
+    pub fn authority(&self) -> String {
+        match self.port {
+            Some(port) => format!("{}:{port}", self.url_host()),
+            None => self.url_host(),
+        }
+    }
+}
+
+/// The host name of a `TRUSTED_HOSTS` entry (a port, if given, is ignored).
+fn pattern_name(pattern: &str) -> String {
+    Host::parse(pattern).map_or_else(|| normalise_host(pattern), |h| h.name)
 }
 
 impl TrustedHosts {
@@ -74,22 +155,26 @@ impl TrustedHosts {
             } else if let Some(domain) = pattern.strip_prefix("*.") {
                 hosts.suffixes.push(format!(".{}", normalise_host(domain)));
             } else {
-                hosts.exact.push(host_name(pattern));
+                hosts.exact.push(pattern_name(pattern));
             }
         }
         hosts
     }
 
-    /// Whether a request with this `Host` value is served.
+    /// Whether a request with this `Host` value is served: a well-formed host (see
+    /// [`Host::parse`]) that the patterns allow.
     #[must_use]
     pub fn allows(&self, host: &str) -> bool {
-        if self.any {
-            return true;
-        }
-        let name = host_name(host);
-        !name.is_empty()
-            && (self.exact.contains(&name)
-                || self.suffixes.iter().any(|s| name.ends_with(s.as_str())))
+        Host::parse(host).is_some_and(|host| self.allows_host(&host))
+    }
+
+    /// Whether the patterns allow this host.
+    #[must_use]
+    pub fn allows_host(&self, host: &Host) -> bool {
+        let name = host.name();
+        self.any
+            || self.exact.iter().any(|e| e == name)
+            || self.suffixes.iter().any(|s| name.ends_with(s.as_str()))
     }
 }
 
@@ -178,16 +263,17 @@ pub async fn harden(
         .map(|s| s.get_ref().clone())
         .unwrap_or_default();
     let secure = client_addr::of(req.request()).secure;
-    let operational = OPERATIONAL_PATHS.contains(&req.path().trim_end_matches('/'));
-    let host = request_host(&req);
+    let operational =
+        crate::routes::table::operational_paths().contains(&req.path().trim_end_matches('/'));
+    let host = request_host(&req).as_deref().and_then(Host::parse);
     if !operational
         && !host
-            .as_deref()
-            .is_some_and(|h| settings.trusted_hosts.allows(h))
+            .as_ref()
+            .is_some_and(|h| settings.trusted_hosts.allows_host(h))
     {
         let problem = Problem::new(
             StatusCode::BAD_REQUEST,
-            "invalid_host",
+            crate::error_code::ErrorCode::InvalidHost,
             "Invalid host header",
         );
         let mut res = problem_response(&req, &problem, HttpResponse::BadRequest().finish());
@@ -202,7 +288,7 @@ pub async fn harden(
             .to_owned();
         let location = format!(
             "https://{}{path_and_query}",
-            host.as_deref().map(host_name).unwrap_or_default()
+            host.as_ref().map(Host::url_host).unwrap_or_default()
         );
         let mut res = HttpResponse::PermanentRedirect();
         if let Ok(location) = HeaderValue::from_str(&location) {

@@ -19,15 +19,18 @@
 pub mod client_addr;
 pub mod cors;
 pub mod dto;
+pub mod error_code;
 mod extract;
 mod frontend;
 pub mod hardening;
+mod input;
 pub mod middleware;
 pub mod observe;
 pub mod openapi;
 pub mod problem;
 pub mod rate_limit;
 mod routes;
+mod wire;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -40,12 +43,12 @@ use keel_application::rate_limit::CheckRateLimit;
 use keel_application::sessions::{ListSessions, RevokeSession};
 use keel_application::users::{GetUser, RegisterUser};
 use keel_application::votes::CastVote;
-// @new-resource: http-imports
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub use error_code::ErrorCode;
 pub use middleware::ApiVersions;
 pub use problem::Problem;
 
@@ -70,9 +73,21 @@ pub struct UseCases {
     pub cast_vote: CastVote,
     pub start_oauth: StartOAuth,
     pub complete_oauth: CompleteOAuth,
-    // @new-resource: use-case-fields
     /// `None` when rate limiting is off.
     pub rate_limit: Option<CheckRateLimit>,
+    /// The use cases of the resources added to keel (`scripts/new-resource` lists each here
+    /// with [`app_data`]), registered for their handlers' `web::Data<…>` extractors.
+    pub resources: Vec<AppData>,
+}
+
+/// Registers one value as application data (see [`UseCases::resources`]).
+pub type AppData = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+/// The [`AppData`] of `value`: its handlers extract it as `web::Data<T>`.
+pub fn app_data<T: Clone + Send + Sync + 'static>(value: T) -> AppData {
+    Arc::new(move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(web::Data::new(value.clone()));
+    })
 }
 
 /// HTTP-level settings.
@@ -207,32 +222,56 @@ pub fn build_app(
         .app_data(web::Data::new(u.start_oauth))
         .app_data(web::Data::new(u.complete_oauth))
         .app_data(web::Data::new(u.rate_limit))
-        // @new-resource: use-case-data
-        // Outermost last: request_id → client_info → harden → cors → versioning →
-        // render_problems → rate_limit → routes (see `middleware`).
-        .wrap(from_fn(rate_limit::rate_limit))
+        .configure(|cfg| {
+            for register in &u.resources {
+                register(cfg);
+            }
+        })
+        // Outermost last: canonical_path → request_id → client_info → harden → cors →
+        // versioning → render_problems → routes, each wrapped in its declared layer (rate
+        // limit, bearer token, no-store; see `routes::table`).
         .wrap(from_fn(middleware::render_problems))
         .wrap(from_fn(middleware::versioning))
         .wrap(from_fn(cors::cors))
         .wrap(from_fn(hardening::harden))
         .wrap(from_fn(client_addr::client_info))
         .wrap(from_fn(middleware::request_id))
+        .wrap(from_fn(middleware::canonical_path))
         .service(web::scope(&api_scope).configure(routes::configure_v1))
-        .service(routes::resource("/health").route(web::get().to(routes::system::health)))
-        .service(routes::resource("/ready").route(web::get().to(routes::system::ready)))
-        .service(routes::resource("/metrics").route(web::get().to(routes::system::metrics)))
-        .service(routes::resource("/openapi.json").route(web::get().to(routes::system::openapi)))
-        .service(routes::resource("/docs").route(web::get().to(routes::system::docs)))
-        .route(
-            "/docs/assets/{file}",
-            web::get().to(routes::system::docs_asset),
-        )
-        .service(routes::resource("/redoc").route(web::get().to(routes::system::redoc)))
-        .service(routes::resource("/").route(web::get().to(routes::system::root)))
-        .service(routes::resource("/static/{file}").route(web::get().to(frontend::asset)))
+        .configure(routes::configure_root)
         .default_service(web::to(not_found))
 }
 
 async fn not_found() -> Result<actix_web::HttpResponse, Problem> {
     Err(Problem::for_status(actix_web::http::StatusCode::NOT_FOUND))
+}
+
+/// What the route table declares about one route, for tests and tools outside this crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredRoute {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The full path template (`/api/v1/posts/{id}`).
+    pub path: String,
+    /// The name of the rate-limit policy it spends (`api_read`), if any.
+    pub policy: Option<&'static str>,
+    /// Whether it requires a bearer access token.
+    pub bearer: bool,
+    /// Whether its responses are `Cache-Control: no-store`.
+    pub no_store: bool,
+}
+
+/// Every route of the route table, with `version` in the API paths.
+#[must_use]
+pub fn declared_routes(version: &str) -> Vec<DeclaredRoute> {
+    routes::table::table()
+        .iter()
+        .map(|decl| DeclaredRoute {
+            method: decl.method.to_string(),
+            path: decl.full_path(version),
+            policy: decl.meta.policy.map(|p| p.name()),
+            bearer: decl.meta.bearer,
+            no_store: decl.meta.no_store,
+        })
+        .collect()
 }

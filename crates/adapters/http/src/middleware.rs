@@ -1,8 +1,13 @@
-//! Cross-cutting request handling: request ids, API version routing, and problem rendering.
+//! Cross-cutting request handling: the canonical path, request ids, API version routing, and
+//! problem rendering.
 //!
-//! Order (outermost first): [`request_id`] → [`crate::client_addr::client_info`] →
-//! [`crate::hardening::harden`] → [`crate::cors::cors`] → [`versioning`] → [`render_problems`]
-//! → [`crate::rate_limit::rate_limit`] → routes.
+//! Order (outermost first): [`canonical_path`] → [`request_id`] →
+//! [`crate::client_addr::client_info`] → [`crate::hardening::harden`] → [`crate::cors::cors`] →
+//! [`versioning`] → [`render_problems`] → routes, each in its per-route layer
+//! (`routes::layer`: rate limit, bearer token, `no-store`).
+//! - `canonical_path` decodes the percent-encoded unreserved characters of the path
+//!   (`/api/v1/log%69n` → `/api/v1/login`) before anything reads it, so every later decision
+//!   sees the path the router matches.
 //! - `request_id` honours a valid `X-Request-Id` or makes one, and echoes it back; it also
 //!   opens the request's span, reports the request to the observer (metrics, error reports)
 //!   and logs the request line.
@@ -271,7 +276,9 @@ pub async fn versioning(
             supported: vec!["v1".to_owned()],
         });
     let sent = req.path().to_owned();
-    req.extensions_mut().insert(OriginalPath(sent.clone()));
+    if !req.extensions().contains::<OriginalPath>() {
+        req.extensions_mut().insert(OriginalPath(sent.clone()));
+    }
     let header = req
         .headers()
         .get(X_API_VERSION)
@@ -297,6 +304,62 @@ pub async fn versioning(
             Ok(res)
         }
     }
+}
+
+/// The canonical form of a request path: percent-encoded unreserved characters (RFC 3986
+/// `ALPHA / DIGIT / "-" / "." / "_" / "~"`) decoded, every other escape kept with upper-case
+/// hex digits; `None` when the path is already canonical.
+///
+/// The router decodes escapes before matching, so `/api/v1/log%69n` reaches the login handler:
+/// rewriting the path into this form first means the middleware and the router agree on what
+/// a request is (decoding only unreserved characters keeps the meaning of the path: `%2F`
+/// stays a byte of a segment, never a separator).
+pub(crate) fn canonical(path: &str) -> Option<String> {
+    if !path.contains('%') {
+        return None;
+    }
+    let hex = |b: u8| (b as char).to_digit(16);
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = (bytes[i] == b'%')
+            .then(|| Some((hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?)))
+            .flatten();
+        match escape {
+            Some((high, low)) => {
+                let byte = u8::try_from(high * 16 + low).unwrap_or(b'%');
+                if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+                    out.push(byte);
+                } else {
+                    out.push(b'%');
+                    out.push(bytes[i + 1].to_ascii_uppercase());
+                    out.push(bytes[i + 2].to_ascii_uppercase());
+                }
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    let out = String::from_utf8(out).ok()?;
+    (out != path).then_some(out)
+}
+
+/// Rewrites the request path into its canonical form ([`canonical`]) before any other
+/// middleware reads it; the path as sent stays the problem `instance`.
+pub async fn canonical_path(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    if let Some(path) = canonical(req.path()) {
+        let sent = req.path().to_owned();
+        req.extensions_mut().insert(OriginalPath(sent));
+        set_path(&mut req, &path);
+    }
+    next.call(req).await
 }
 
 /// Builds the problem+json response for `problem`, keeping `original`'s extra headers.
@@ -448,6 +511,32 @@ mod tests {
             resolve("/docs/", None, &versions()),
             serve(Some("/docs"), true)
         );
+    }
+
+    #[test]
+    fn paths_are_canonical_once_unreserved_escapes_are_decoded() {
+        assert_eq!(canonical("/api/v1/login"), None);
+        assert_eq!(
+            canonical("/api/v1/log%69n").as_deref(),
+            Some("/api/v1/login")
+        );
+        assert_eq!(
+            canonical("/%61pi/v1/users/me").as_deref(),
+            Some("/api/v1/users/me")
+        );
+        assert_eq!(
+            canonical("/api/v1/%4C%6c%6C").as_deref(),
+            Some("/api/v1/Lll"),
+            "either case of hex digit"
+        );
+        assert_eq!(
+            canonical("/a%2fb%2Fc%20d%7e").as_deref(),
+            Some("/a%2Fb%2Fc%20d~")
+        );
+        assert_eq!(canonical("/a%2Fb"), None, "reserved escapes stay");
+        assert_eq!(canonical("/a%zz%4"), None, "broken escapes stay as sent");
+        assert_eq!(canonical("/%"), None);
+        assert_eq!(canonical("/%e2%82%ac").as_deref(), Some("/%E2%82%AC"));
     }
 
     #[test]

@@ -1,10 +1,15 @@
 //! The OpenAPI 3 document of every route, with every problem response and its `error_code`s.
 //!
-//! Written as data next to the routes rather than derived by macros: each operation lists the
-//! exact `error_code`s it can answer, which is the part of the contract clients depend on most.
-//! The contract tests compare the served document with the committed `docs/openapi.json` and
-//! check that every documented operation is routed.
+//! The operations are rendered from the route table ([`crate::routes::table`]): each
+//! declaration carries its summary, body, success, parameters and the exact `error_code`s it
+//! can answer, and the responses every route of its kind has are added here (401 for a bearer
+//! route, 413 for a route with a body, 429 and the limiter's 503 for a limited one, 500). The
+//! schemas of the bodies are the components below. The contract tests compare the served
+//! document with the committed `docs/openapi.json` and check that every documented operation is
+//! routed.
 
+use crate::error_code::ErrorCode;
+use crate::routes::table::{self, Mount, ParamKind, RouteDecl};
 use serde_json::{Value, json};
 
 /// The rendered document, served at `/openapi.json`.
@@ -14,348 +19,15 @@ pub struct Document {
     pub json: String,
 }
 
-struct Op {
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    tag: &'static str,
-    auth: bool,
-    body: Option<(&'static str, &'static str)>,
-    success: (u16, &'static str, Option<&'static str>),
-    errors: &'static [(u16, &'static [&'static str])],
-    params: &'static [(&'static str, &'static str, &'static str, bool)],
-}
-
-const AUTH_ERRORS: (u16, &[&str]) = (401, &["invalid_credentials"]);
-const VALIDATION: (u16, &[&str]) = (422, &["validation_error"]);
-const OAUTH_PROVIDER_ERRORS: (u16, &[&str]) = (
-    404,
-    &[
-        "oauth_provider_unsupported",
-        "oauth_provider_not_configured",
-    ],
-);
-const OAUTH_UNREACHABLE: (u16, &[&str]) = (502, &["oauth_provider_unreachable"]);
-const OAUTH_CALLBACK_ERRORS: &[(u16, &[&str])] = &[
-    (
-        400,
-        &[
-            "invalid_oauth_state",
-            "oauth_provider_error",
-            "oauth_code_missing",
-            "oauth_exchange_failed",
-        ],
-    ),
-    OAUTH_PROVIDER_ERRORS,
-    (
-        409,
-        &[
-            "oauth_identity_already_linked",
-            "oauth_provider_already_linked",
-            "oauth_email_unverified",
-        ],
-    ),
-    (422, &["oauth_email_required"]),
-    (
-        502,
-        &[
-            "oauth_provider_unreachable",
-            "oauth_invalid_token_response",
-            "oauth_profile_fetch_failed",
-        ],
-    ),
-];
-const OAUTH_CALLBACK_PARAMS: &[(&str, &str, &str, bool)] = &[
-    ("provider", "path", "text", true),
-    ("state", "query", "text", false),
-    ("code", "query", "text", false),
-    ("error", "query", "text", false),
-    ("error_description", "query", "text", false),
-];
-
-fn ops() -> Vec<Op> {
-    vec![
-        Op {
-            method: "post",
-            path: "/users",
-            summary: "Register a user",
-            tag: "users",
-            auth: false,
-            body: Some(("application/json", "UserCreate")),
-            success: (201, "Created", Some("UserOut")),
-            errors: &[
-                (409, &["email_already_registered"]),
-                VALIDATION,
-                (415, &["unsupported_media_type"]),
-            ],
-            params: &[],
-        },
-        Op {
-            method: "get",
-            path: "/users/me",
-            summary: "The authenticated user",
-            tag: "users",
-            auth: true,
-            body: None,
-            success: (200, "OK", Some("UserOut")),
-            errors: &[AUTH_ERRORS],
-            params: &[],
-        },
-        Op {
-            method: "get",
-            path: "/users/{id}",
-            summary: "A user by id",
-            tag: "users",
-            auth: true,
-            body: None,
-            success: (200, "OK", Some("UserOut")),
-            errors: &[AUTH_ERRORS, (404, &["user_not_found"]), VALIDATION],
-            params: &[("id", "path", "integer", true)],
-        },
-        Op {
-            method: "post",
-            path: "/login",
-            summary: "Log in with a password (OAuth2 password flow form, or JSON {email, password})",
-            tag: "auth",
-            auth: false,
-            body: Some(("application/x-www-form-urlencoded", "LoginForm")),
-            success: (200, "OK", Some("Token")),
-            errors: &[
-                (403, &["invalid_credentials"]),
-                VALIDATION,
-                (415, &["unsupported_media_type"]),
-            ],
-            params: &[],
-        },
-        Op {
-            method: "post",
-            path: "/auth/refresh",
-            summary: "Rotate a refresh token",
-            tag: "auth",
-            auth: false,
-            body: Some(("application/json", "RefreshRequest")),
-            success: (200, "OK", Some("Token")),
-            errors: &[
-                (401, &["invalid_refresh_token"]),
-                VALIDATION,
-                (415, &["unsupported_media_type"]),
-            ],
-            params: &[],
-        },
-        Op {
-            method: "post",
-            path: "/auth/logout",
-            summary: "Revoke a refresh token's session",
-            tag: "auth",
-            auth: false,
-            body: Some(("application/json", "RefreshRequest")),
-            success: (204, "No Content", None),
-            errors: &[
-                (401, &["invalid_refresh_token"]),
-                VALIDATION,
-                (415, &["unsupported_media_type"]),
-            ],
-            params: &[],
-        },
-        Op {
-            method: "post",
-            path: "/auth/logout-all",
-            summary: "Revoke every session of the caller",
-            tag: "auth",
-            auth: true,
-            body: None,
-            success: (204, "No Content", None),
-            errors: &[AUTH_ERRORS],
-            params: &[],
-        },
-        Op {
-            method: "get",
-            path: "/auth/sessions",
-            summary: "The caller's live sessions",
-            tag: "auth",
-            auth: true,
-            body: None,
-            success: (200, "OK", Some("SessionList")),
-            errors: &[AUTH_ERRORS],
-            params: &[],
-        },
-        Op {
-            method: "delete",
-            path: "/auth/sessions/{id}",
-            summary: "Revoke one of the caller's sessions",
-            tag: "auth",
-            auth: true,
-            body: None,
-            success: (204, "No Content", None),
-            errors: &[AUTH_ERRORS, (404, &["session_not_found"]), VALIDATION],
-            params: &[("id", "path", "uuid", true)],
-        },
-        Op {
-            method: "get",
-            path: "/auth/oauth/providers",
-            summary: "The enabled OAuth / OpenID Connect providers, in listing order",
-            tag: "oauth",
-            auth: false,
-            body: None,
-            success: (200, "OK", Some("OAuthProviders")),
-            errors: &[],
-            params: &[],
-        },
-        Op {
-            method: "get",
-            path: "/auth/oauth/{provider}/start",
-            summary: "Start an OAuth sign-in: redirect to the provider (sets the browser-binding cookie)",
-            tag: "oauth",
-            auth: false,
-            body: None,
-            success: (
-                307,
-                "Temporary Redirect to the provider's authorize URL",
-                None,
-            ),
-            errors: &[OAUTH_PROVIDER_ERRORS, OAUTH_UNREACHABLE, VALIDATION],
-            params: &[
-                ("provider", "path", "text", true),
-                ("redirect_to_frontend", "query", "boolean", false),
-            ],
-        },
-        Op {
-            method: "post",
-            path: "/auth/oauth/{provider}/link/start",
-            summary: "Start linking a provider to the caller's account (sets the browser-binding cookie)",
-            tag: "oauth",
-            auth: true,
-            body: None,
-            success: (200, "OK", Some("OAuthAuthorization")),
-            errors: &[
-                AUTH_ERRORS,
-                OAUTH_PROVIDER_ERRORS,
-                OAUTH_UNREACHABLE,
-                VALIDATION,
-            ],
-            params: &[
-                ("provider", "path", "text", true),
-                ("redirect_to_frontend", "query", "boolean", false),
-            ],
-        },
-        Op {
-            method: "get",
-            path: "/auth/oauth/{provider}/callback",
-            summary: "Finish an OAuth flow: tokens, a link, or a redirect to the frontend",
-            tag: "oauth",
-            auth: false,
-            body: None,
-            success: (200, "OK", Some("OAuthCallbackResult")),
-            errors: OAUTH_CALLBACK_ERRORS,
-            params: OAUTH_CALLBACK_PARAMS,
-        },
-        Op {
-            method: "post",
-            path: "/auth/oauth/{provider}/callback",
-            summary: "Finish an OAuth flow answered with form_post (Apple)",
-            tag: "oauth",
-            auth: false,
-            body: Some(("application/x-www-form-urlencoded", "OAuthCallbackForm")),
-            success: (200, "OK", Some("OAuthCallbackResult")),
-            errors: OAUTH_CALLBACK_ERRORS,
-            params: &[("provider", "path", "text", true)],
-        },
-        Op {
-            method: "get",
-            path: "/posts",
-            summary: "The feed, newest first",
-            tag: "posts",
-            auth: true,
-            body: None,
-            success: (200, "OK", Some("PostOutList")),
-            errors: &[AUTH_ERRORS, VALIDATION],
-            params: &[
-                ("limit", "query", "limit", false),
-                ("skip", "query", "skip", false),
-                ("search", "query", "string", false),
-            ],
-        },
-        Op {
-            method: "post",
-            path: "/posts",
-            summary: "Write a post",
-            tag: "posts",
-            auth: true,
-            body: Some(("application/json", "PostCreate")),
-            success: (201, "Created", Some("Post")),
-            errors: &[AUTH_ERRORS, VALIDATION, (415, &["unsupported_media_type"])],
-            params: &[],
-        },
-        Op {
-            method: "get",
-            path: "/posts/{id}",
-            summary: "One post with its votes",
-            tag: "posts",
-            auth: true,
-            body: None,
-            success: (200, "OK", Some("PostOut")),
-            errors: &[AUTH_ERRORS, (404, &["post_not_found"]), VALIDATION],
-            params: &[("id", "path", "integer", true)],
-        },
-        Op {
-            method: "put",
-            path: "/posts/{id}",
-            summary: "Replace one's own post",
-            tag: "posts",
-            auth: true,
-            body: Some(("application/json", "PostCreate")),
-            success: (200, "OK", Some("Post")),
-            errors: &[
-                AUTH_ERRORS,
-                (403, &["not_post_owner"]),
-                (404, &["post_not_found"]),
-                VALIDATION,
-                (415, &["unsupported_media_type"]),
-            ],
-            params: &[("id", "path", "integer", true)],
-        },
-        Op {
-            method: "delete",
-            path: "/posts/{id}",
-            summary: "Delete one's own post",
-            tag: "posts",
-            auth: true,
-            body: None,
-            success: (204, "No Content", None),
-            errors: &[
-                AUTH_ERRORS,
-                (403, &["not_post_owner"]),
-                (404, &["post_not_found"]),
-                VALIDATION,
-            ],
-            params: &[("id", "path", "integer", true)],
-        },
-        Op {
-            method: "post",
-            path: "/vote",
-            summary: "Add (dir 1) or remove (dir 0) one's vote",
-            tag: "votes",
-            auth: true,
-            body: Some(("application/json", "Vote")),
-            success: (201, "Created", Some("Message")),
-            errors: &[
-                AUTH_ERRORS,
-                (404, &["post_not_found", "vote_not_found"]),
-                (409, &["already_voted"]),
-                VALIDATION,
-                (415, &["unsupported_media_type"]),
-            ],
-            params: &[],
-        },
-        // @new-resource: openapi-ops
-    ]
-}
-
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn problem_response(status: u16, codes: &[&str]) -> Value {
+/// A problem response: every one shares the `Problem` schema (`ValidationProblem` for a 422,
+/// which adds `errors`), so a generated client has one error type; the codes this operation
+/// can answer with this status are listed in the description and, for tools, in
+/// `x-error-codes`.
+fn problem_response(status: u16, codes: &[ErrorCode]) -> Value {
     let schema = if status == 422 {
         "ValidationProblem"
     } else {
@@ -368,9 +40,8 @@ fn problem_response(status: u16, codes: &[&str]) -> Value {
         .join(", ");
     json!({
         "description": format!("Problem: {described}"),
-        "content": { "application/problem+json": {
-            "schema": { "allOf": [schema_ref(schema), { "properties": { "error_code": { "enum": codes } } }] }
-        } }
+        "x-error-codes": codes,
+        "content": { "application/problem+json": { "schema": schema_ref(schema) } }
     })
 }
 
@@ -389,20 +60,22 @@ fn rate_limit_headers() -> Value {
     })
 }
 
-fn param(name: &str, location: &str, kind: &str, required: bool) -> Value {
+fn param(name: &str, location: &str, kind: ParamKind, required: bool) -> Value {
     let schema = match kind {
-        "integer" => json!({ "type": "integer", "format": "int64" }),
-        "uuid" => json!({ "type": "string", "format": "uuid" }),
-        "limit" => json!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 10 }),
-        "skip" => json!({ "type": "integer", "minimum": 0, "default": 0 }),
-        "boolean" => json!({ "type": "boolean", "default": true }),
-        "text" => json!({ "type": "string" }),
-        _ => json!({ "type": "string", "default": "", "maxLength": 200 }),
+        ParamKind::Integer => json!({ "type": "integer", "format": "int64" }),
+        ParamKind::Uuid => json!({ "type": "string", "format": "uuid" }),
+        ParamKind::Limit => {
+            json!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 10 })
+        }
+        ParamKind::Skip => json!({ "type": "integer", "minimum": 0, "default": 0 }),
+        ParamKind::Flag => json!({ "type": "boolean", "default": true }),
+        ParamKind::Text => json!({ "type": "string" }),
+        ParamKind::Search => json!({ "type": "string", "default": "", "maxLength": 200 }),
     };
     json!({ "name": name, "in": location, "required": required, "schema": schema })
 }
 
-fn operation(op: &Op) -> Value {
+fn operation(decl: &RouteDecl, op: &table::Operation) -> Value {
     let mut responses = serde_json::Map::new();
     let (status, description, schema) = op.success;
     let mut success = json!({ "description": description });
@@ -410,50 +83,63 @@ fn operation(op: &Op) -> Value {
         success["content"] = json!({ "application/json": { "schema": schema_ref(schema) } });
     }
     responses.insert(status.to_string(), success);
-    for (status, codes) in op.errors {
+    if decl.meta.bearer {
+        responses.insert(
+            "401".into(),
+            problem_response(401, &[ErrorCode::InvalidCredentials]),
+        );
+    }
+    for (status, codes) in &op.errors {
         responses.insert(status.to_string(), problem_response(*status, codes));
     }
     if op.body.is_some() {
-        responses.insert("413".into(), problem_response(413, &["payload_too_large"]));
+        responses.insert(
+            "413".into(),
+            problem_response(413, &[ErrorCode::PayloadTooLarge]),
+        );
     }
-    if op.path.ends_with("/callback") {
+    let method = decl.method.as_str().to_ascii_lowercase();
+    if decl.path.ends_with("/callback") {
         responses.insert(
             "302".into(),
             json!({ "description": "Found: to OAUTH_FRONTEND_CALLBACK_URL with the result in the fragment (`#provider=…&access_token=…&token_type=bearer&refresh_token=…`, `#provider=…&linked=true` or `#provider=…&error=…`)" }),
         );
-        if op.method == "post" {
+        if method == "post" {
             responses.insert(
                 "303".into(),
                 json!({ "description": "See Other: a form_post without the browser-binding cookie continues as a GET of the same callback" }),
             );
         }
     }
-    responses.insert("500".into(), problem_response(500, &["internal_error"]));
-    let method = actix_web::http::Method::from_bytes(op.method.to_uppercase().as_bytes());
-    let limited = method
-        .ok()
-        .and_then(|m| crate::rate_limit::policy_for(&m, &format!("/api/v1{}", op.path)))
-        .is_some();
-    if limited {
-        let mut too_many = problem_response(429, &["rate_limit_exceeded"]);
-        too_many["headers"] = rate_limit_headers();
-        responses.insert("429".into(), too_many);
+    if !decl.operational {
         responses.insert(
-            "503".into(),
-            problem_response(
-                503,
-                &["service_unavailable", "rate_limit_backend_unavailable"],
-            ),
+            "500".into(),
+            problem_response(500, &[ErrorCode::InternalError]),
         );
-    } else {
-        responses.insert(
-            "503".into(),
-            problem_response(503, &["service_unavailable"]),
-        );
+        if decl.meta.policy.is_some() {
+            let mut too_many = problem_response(429, &[ErrorCode::RateLimitExceeded]);
+            too_many["headers"] = rate_limit_headers();
+            responses.insert("429".into(), too_many);
+            responses.insert(
+                "503".into(),
+                problem_response(
+                    503,
+                    &[
+                        ErrorCode::ServiceUnavailable,
+                        ErrorCode::RateLimitBackendUnavailable,
+                    ],
+                ),
+            );
+        } else {
+            responses.insert(
+                "503".into(),
+                problem_response(503, &[ErrorCode::ServiceUnavailable]),
+            );
+        }
     }
     let mut value = json!({
         "summary": op.summary,
-        "operationId": format!("{}_{}", op.method, op.path.trim_start_matches('/').replace(['/', '-'], "_").replace(['{', '}'], "")),
+        "operationId": format!("{method}_{}", decl.path.trim_start_matches('/').replace(['/', '-'], "_").replace(['{', '}'], "")),
         "tags": [op.tag],
         "responses": responses,
     });
@@ -461,17 +147,18 @@ fn operation(op: &Op) -> Value {
         value["parameters"] = op
             .params
             .iter()
-            .map(|(n, l, k, r)| param(n, l, k, *r))
+            .map(|(n, l, k, r)| param(n, l, *k, *r))
             .collect();
     }
     if let Some((media, schema)) = op.body {
         let mut content = json!({ media: { "schema": schema_ref(schema) } });
-        if op.path == "/login" {
+        if decl.meta.charge_account {
+            // Login also reads `{email, password}` as JSON.
             content["application/json"] = json!({ "schema": schema_ref("LoginJson") });
         }
         value["requestBody"] = json!({ "required": true, "content": content });
     }
-    if op.auth {
+    if decl.meta.bearer {
         value["security"] = json!([{ "bearerAuth": [] }]);
     }
     value
@@ -491,14 +178,20 @@ fn components() -> Value {
             "status": { "type": "integer" },
             "detail": { "type": "string" },
             "instance": { "type": "string" },
-            "error_code": { "type": "string" },
+            "error_code": { "type": "string", "description": "Stable and machine-readable: one of `ErrorCode` (each operation lists the codes it answers in `x-error-codes`). New codes may be added, so a client must accept one it does not know." },
             "trace_id": { "type": "string" }
         }
+    });
+    let every_code = json!({
+        "type": "string",
+        "description": "Every error_code this server answers today (an open set: new codes may be added).",
+        "enum": ErrorCode::ALL,
     });
     json!({
         "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
         "schemas": {
             "Problem": problem,
+            "ErrorCode": every_code,
             "ValidationProblem": { "allOf": [schema_ref("Problem"), { "type": "object", "required": ["errors"], "properties": {
                 "errors": { "type": "array", "items": { "type": "object", "required": ["loc", "msg", "type"], "properties": {
                     "loc": { "type": "array", "items": { "oneOf": [{ "type": "string" }, { "type": "integer" }] } },
@@ -561,20 +254,17 @@ fn components() -> Value {
 /// The document as a JSON value, for `version` (e.g. `v1`).
 pub fn document(version: &str) -> Value {
     let mut paths = serde_json::Map::new();
-    for op in ops() {
-        let path = format!("/api/{version}{}", op.path);
-        let entry = paths.entry(path).or_insert_with(|| json!({}));
-        entry[op.method] = operation(&op);
+    // API operations first, then the operational ones, as the table orders them.
+    let documented = table::table()
+        .iter()
+        .filter_map(|decl| Some((decl, decl.operation.as_ref()?)));
+    let (api, root): (Vec<_>, Vec<_>) = documented.partition(|(d, _)| d.mount == Mount::Api);
+    for (decl, op) in api.into_iter().chain(root) {
+        let entry = paths
+            .entry(decl.full_path(version))
+            .or_insert_with(|| json!({}));
+        entry[decl.method.as_str().to_ascii_lowercase()] = operation(decl, op);
     }
-    paths.insert("/health".into(), json!({ "get": {
-        "summary": "Liveness (no I/O)", "operationId": "get_health", "tags": ["operations"],
-        "responses": { "200": { "description": "OK", "content": { "application/json": { "schema": schema_ref("Health") } } } } } }));
-    paths.insert("/ready".into(), json!({ "get": {
-        "summary": "Readiness: the database (and Redis when required) answer, and shutdown has not begun",
-        "operationId": "get_ready", "tags": ["operations"],
-        "responses": {
-            "200": { "description": "OK", "content": { "application/json": { "schema": schema_ref("Ready") } } },
-            "503": problem_response(503, &["service_not_ready"]) } } }));
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -598,13 +288,9 @@ impl Document {
 
 /// Every documented operation as `(METHOD, path)`, for contract tests.
 pub fn documented_operations(version: &str) -> Vec<(String, String)> {
-    ops()
+    table::table()
         .iter()
-        .map(|op| {
-            (
-                op.method.to_uppercase(),
-                format!("/api/{version}{}", op.path),
-            )
-        })
+        .filter(|decl| decl.operation.is_some())
+        .map(|decl| (decl.method.to_string(), decl.full_path(version)))
         .collect()
 }

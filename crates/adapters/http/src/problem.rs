@@ -6,6 +6,7 @@
 //! (`instance`) and request id (`trace_id`), and which also turns responses produced outside the
 //! handlers (unknown route, wrong method, oversized payload, …) into problems.
 
+use crate::error_code::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -14,7 +15,6 @@ use keel_application::posts::PostError;
 use keel_application::sessions::RevokeSessionError;
 use keel_application::users::{GetUserError, RegisterError};
 use keel_application::votes::VoteError;
-// @new-resource: problem-imports
 use keel_domain::vote::VoteRuleError;
 use keel_ports::StoreError;
 use serde::Serialize;
@@ -51,7 +51,7 @@ impl FieldError {
 #[derive(Debug, Clone)]
 pub struct Problem {
     status: StatusCode,
-    error_code: &'static str,
+    error_code: ErrorCode,
     detail: String,
     extra: Box<Extra>,
 }
@@ -66,7 +66,7 @@ struct Extra {
 
 impl Problem {
     /// A problem with this status, code and detail.
-    pub fn new(status: StatusCode, error_code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, error_code: ErrorCode, detail: impl Into<String>) -> Self {
         Self {
             status,
             error_code,
@@ -79,7 +79,7 @@ impl Problem {
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let mut problem = Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_error",
+            ErrorCode::ValidationError,
             "Request validation failed",
         );
         problem.extra.errors = Some(errors);
@@ -88,7 +88,11 @@ impl Problem {
 
     /// 401 `invalid_credentials` with `WWW-Authenticate: Bearer`.
     pub fn unauthorized(detail: &str) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", detail)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidCredentials,
+            detail,
+        )
     }
 
     /// 500 `internal_error`; the cause is logged, never shown.
@@ -96,7 +100,7 @@ impl Problem {
         tracing::error!(error = %ErrorChain(cause), "request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
+            ErrorCode::InternalError,
             "Internal Server Error",
         )
     }
@@ -106,7 +110,7 @@ impl Problem {
         tracing::error!(error = %ErrorChain(cause), "dependency unavailable");
         Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
-            "service_unavailable",
+            ErrorCode::ServiceUnavailable,
             "Service temporarily unavailable",
         )
     }
@@ -114,23 +118,23 @@ impl Problem {
     /// The problem for a status that no handler described (routing errors, payload limits…).
     pub fn for_status(status: StatusCode) -> Self {
         let code = match status.as_u16() {
-            400 => "bad_request",
-            401 => "invalid_credentials",
-            403 => "forbidden",
-            404 => "not_found",
-            405 => "method_not_allowed",
-            406 => "not_acceptable",
-            408 => "request_timeout",
-            411 => "length_required",
-            413 => "payload_too_large",
-            414 => "uri_too_long",
-            415 => "unsupported_media_type",
-            422 => "validation_error",
-            429 => "rate_limit_exceeded",
-            431 => "request_header_fields_too_large",
-            503 => "service_unavailable",
-            s if s >= 500 => "internal_error",
-            _ => "http_error",
+            400 => ErrorCode::BadRequest,
+            401 => ErrorCode::InvalidCredentials,
+            403 => ErrorCode::Forbidden,
+            404 => ErrorCode::NotFound,
+            405 => ErrorCode::MethodNotAllowed,
+            406 => ErrorCode::NotAcceptable,
+            408 => ErrorCode::RequestTimeout,
+            411 => ErrorCode::LengthRequired,
+            413 => ErrorCode::PayloadTooLarge,
+            414 => ErrorCode::UriTooLong,
+            415 => ErrorCode::UnsupportedMediaType,
+            422 => ErrorCode::ValidationError,
+            429 => ErrorCode::RateLimitExceeded,
+            431 => ErrorCode::RequestHeaderFieldsTooLarge,
+            503 => ErrorCode::ServiceUnavailable,
+            s if s >= 500 => ErrorCode::InternalError,
+            _ => ErrorCode::HttpError,
         };
         Self::new(status, code, status.canonical_reason().unwrap_or("Error"))
     }
@@ -168,7 +172,7 @@ impl Problem {
     }
 
     /// The stable error code.
-    pub fn error_code(&self) -> &'static str {
+    pub fn error_code(&self) -> ErrorCode {
         self.error_code
     }
 
@@ -180,7 +184,7 @@ impl Problem {
             "status": self.status.as_u16(),
             "detail": self.detail,
             "instance": instance,
-            "error_code": self.error_code,
+            "error_code": self.error_code.as_str(),
         });
         if let Some(map) = body.as_object_mut() {
             if let Some(errors) = &self.extra.errors {
@@ -247,11 +251,16 @@ impl fmt::Display for ErrorChain<'_> {
     }
 }
 
+// Every use-case error maps here, variant by variant and without a wildcard arm: a new variant
+// does not compile until it has its HTTP answer.
+
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Unavailable(_) => Self::unavailable(&error),
-            _ => Self::internal(&error),
+            StoreError::Conflict | StoreError::Missing | StoreError::Unexpected(_) => {
+                Self::internal(&error)
+            }
         }
     }
 }
@@ -263,7 +272,6 @@ impl From<AuthenticateError> for Problem {
                 Self::unauthorized("Could not validate credentials")
             }
             AuthenticateError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -273,11 +281,11 @@ impl From<RegisterError> for Problem {
         match error {
             RegisterError::EmailAlreadyRegistered => Self::new(
                 StatusCode::CONFLICT,
-                "email_already_registered",
+                ErrorCode::EmailAlreadyRegistered,
                 "Email is already registered",
             ),
+            RegisterError::Hash(e) => Self::internal(&e),
             RegisterError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -287,11 +295,10 @@ impl From<GetUserError> for Problem {
         match error {
             GetUserError::NotFound(id) => Self::new(
                 StatusCode::NOT_FOUND,
-                "user_not_found",
+                ErrorCode::UserNotFound,
                 format!("User with id: {id} does not exist"),
             ),
             GetUserError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -301,11 +308,12 @@ impl From<LoginError> for Problem {
         match error {
             LoginError::InvalidCredentials => Self::new(
                 StatusCode::FORBIDDEN,
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "Invalid Credentials",
             ),
+            LoginError::Hash(e) => Self::internal(&e),
+            LoginError::Token(e) => Self::internal(&e),
             LoginError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -313,7 +321,7 @@ impl From<LoginError> for Problem {
 fn invalid_refresh_token() -> Problem {
     Problem::new(
         StatusCode::UNAUTHORIZED,
-        "invalid_refresh_token",
+        ErrorCode::InvalidRefreshToken,
         "Could not validate refresh token",
     )
 }
@@ -322,8 +330,8 @@ impl From<RefreshError> for Problem {
     fn from(error: RefreshError) -> Self {
         match error {
             RefreshError::InvalidRefreshToken => invalid_refresh_token(),
+            RefreshError::Token(e) => Self::internal(&e),
             RefreshError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -333,7 +341,6 @@ impl From<LogoutError> for Problem {
         match error {
             LogoutError::InvalidRefreshToken => invalid_refresh_token(),
             LogoutError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -343,11 +350,10 @@ impl From<RevokeSessionError> for Problem {
         match error {
             RevokeSessionError::NotFound(id) => Self::new(
                 StatusCode::NOT_FOUND,
-                "session_not_found",
+                ErrorCode::SessionNotFound,
                 format!("Session {id} does not exist"),
             ),
             RevokeSessionError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -358,21 +364,20 @@ pub(crate) fn post_problem(error: PostError, on_read: bool) -> Problem {
     match error {
         PostError::NotFound(id) if on_read => Problem::new(
             StatusCode::NOT_FOUND,
-            "post_not_found",
+            ErrorCode::PostNotFound,
             format!("post with id: {id} was not found"),
         ),
         PostError::NotFound(id) => Problem::new(
             StatusCode::NOT_FOUND,
-            "post_not_found",
+            ErrorCode::PostNotFound,
             format!("post with id: {id} does not exist"),
         ),
         PostError::NotOwner(_) => Problem::new(
             StatusCode::FORBIDDEN,
-            "not_post_owner",
+            ErrorCode::NotPostOwner,
             "Not authorized to perform requested action",
         ),
         PostError::Store(e) => e.into(),
-        other => Problem::internal(&other),
     }
 }
 
@@ -381,21 +386,20 @@ impl From<VoteError> for Problem {
         match error {
             VoteError::PostNotFound(id) => Self::new(
                 StatusCode::NOT_FOUND,
-                "post_not_found",
+                ErrorCode::PostNotFound,
                 format!("Post with id: {id} does not exist"),
             ),
             VoteError::Rule(VoteRuleError::AlreadyVoted { user, post }) => Self::new(
                 StatusCode::CONFLICT,
-                "already_voted",
+                ErrorCode::AlreadyVoted,
                 format!("user {user} has already voted on post {post}"),
             ),
             VoteError::Rule(VoteRuleError::VoteNotFound) => Self::new(
                 StatusCode::NOT_FOUND,
-                "vote_not_found",
+                ErrorCode::VoteNotFound,
                 "Vote does not exist",
             ),
             VoteError::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
@@ -404,9 +408,8 @@ impl From<keel_application::oauth::ProviderLookupError> for Problem {
     fn from(error: keel_application::oauth::ProviderLookupError) -> Self {
         use keel_application::oauth::ProviderLookupError as E;
         let code = match &error {
-            E::Unsupported(_) => "oauth_provider_unsupported",
-            E::NotConfigured(_) => "oauth_provider_not_configured",
-            _ => "oauth_provider_unsupported",
+            E::Unsupported(_) => ErrorCode::OauthProviderUnsupported,
+            E::NotConfigured(_) => ErrorCode::OauthProviderNotConfigured,
         };
         Self::new(StatusCode::NOT_FOUND, code, error.to_string())
     }
@@ -419,22 +422,22 @@ fn provider_problem(error: &keel_ports::ProviderError) -> Problem {
     let (status, code, detail) = match error {
         E::ExchangeFailed(_) => (
             StatusCode::BAD_REQUEST,
-            "oauth_exchange_failed",
+            ErrorCode::OauthExchangeFailed,
             "OAuth code exchange failed",
         ),
         E::InvalidTokenResponse(_) => (
             StatusCode::BAD_GATEWAY,
-            "oauth_invalid_token_response",
+            ErrorCode::OauthInvalidTokenResponse,
             "OAuth provider returned an invalid token response",
         ),
         E::ProfileFetchFailed(_) => (
             StatusCode::BAD_GATEWAY,
-            "oauth_profile_fetch_failed",
+            ErrorCode::OauthProfileFetchFailed,
             "Could not fetch the OAuth profile",
         ),
-        _ => (
+        E::Unreachable(_) => (
             StatusCode::BAD_GATEWAY,
-            "oauth_provider_unreachable",
+            ErrorCode::OauthProviderUnreachable,
             "OAuth provider is unreachable",
         ),
     };
@@ -448,13 +451,16 @@ impl From<keel_application::oauth::StartError> for Problem {
             E::Provider(e) => e.into(),
             E::Unreachable(e) => provider_problem(&e),
             E::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
 
 fn invalid_state(detail: &str) -> Problem {
-    Problem::new(StatusCode::BAD_REQUEST, "invalid_oauth_state", detail)
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        ErrorCode::InvalidOauthState,
+        detail,
+    )
 }
 
 impl From<keel_application::oauth::CallbackError> for Problem {
@@ -465,43 +471,44 @@ impl From<keel_application::oauth::CallbackError> for Problem {
             E::MissingState => invalid_state("OAuth callback is missing state"),
             E::InvalidState(_) => invalid_state("Invalid OAuth state"),
             E::Provider(e) => e.into(),
-            E::ProviderDenied { message, .. } => {
-                Self::new(StatusCode::BAD_REQUEST, "oauth_provider_error", message)
-            }
+            E::ProviderDenied { message, .. } => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::OauthProviderError,
+                message,
+            ),
             E::CodeMissing => Self::new(
                 StatusCode::BAD_REQUEST,
-                "oauth_code_missing",
+                ErrorCode::OauthCodeMissing,
                 "OAuth callback is missing code",
             ),
             E::Exchange(e) => provider_problem(&e),
             E::Refused(R::EmailRequired) => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "oauth_email_required",
+                ErrorCode::OauthEmailRequired,
                 "OAuth provider did not return an email address",
             )
             // Every 422 carries `errors` (the documented ValidationProblem shape).
             .with_member("errors", serde_json::json!([])),
             E::Refused(R::EmailUnverified) => Self::new(
                 StatusCode::CONFLICT,
-                "oauth_email_unverified",
+                ErrorCode::OauthEmailUnverified,
                 "OAuth provider email is not verified; sign in and link the provider instead",
             ),
             E::Refused(R::ProviderAlreadyLinked) => Self::new(
                 StatusCode::CONFLICT,
-                "oauth_provider_already_linked",
+                ErrorCode::OauthProviderAlreadyLinked,
                 "This account is already linked to another identity of this OAuth provider",
             ),
-            E::Refused(_) => Self::new(
+            E::Refused(R::IdentityAlreadyLinked) => Self::new(
                 StatusCode::CONFLICT,
-                "oauth_identity_already_linked",
+                ErrorCode::OauthIdentityAlreadyLinked,
                 "This OAuth identity is already linked to another account",
             ),
+            E::Token(e) => Self::internal(&e),
             E::Store(e) => e.into(),
-            other => Self::internal(&other),
         }
     }
 }
-// @new-resource: problem-mappings
 
 #[cfg(test)]
 mod tests {
@@ -530,19 +537,19 @@ mod tests {
     fn statuses_without_a_handler_get_stable_codes() {
         assert_eq!(
             Problem::for_status(StatusCode::NOT_FOUND).error_code(),
-            "not_found"
+            ErrorCode::NotFound
         );
         assert_eq!(
             Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).error_code(),
-            "method_not_allowed"
+            ErrorCode::MethodNotAllowed
         );
         assert_eq!(
             Problem::for_status(StatusCode::PAYLOAD_TOO_LARGE).error_code(),
-            "payload_too_large"
+            ErrorCode::PayloadTooLarge
         );
         assert_eq!(
             Problem::for_status(StatusCode::BAD_GATEWAY).error_code(),
-            "internal_error"
+            ErrorCode::InternalError
         );
         let body = Problem::for_status(StatusCode::METHOD_NOT_ALLOWED).body("/x", None);
         assert_eq!(body["detail"], "Method Not Allowed");

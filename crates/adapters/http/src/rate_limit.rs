@@ -1,20 +1,22 @@
-//! Rate limiting at the edge of the routes (SPEC §6): which policy a route spends, whom the
-//! request is charged to, the 429 and 503 problems, and the rate-limit headers.
+//! Rate limiting of the routes: whom a request is charged to, the 429 and 503 problems, and
+//! the rate-limit headers.
 //!
-//! The middleware runs after version routing (it sees canonical paths) and before any handler
-//! or extractor, so the order of checks is rate limit → authentication → validation →
-//! existence → ownership: an exhausted budget answers 429 whatever else is wrong with the
-//! request.
+//! The policy a request spends is the one its route declares in the route table
+//! ([`crate::routes::table`]): [`charge`] runs in the per-route layer, after routing, so every
+//! spelling of a path that reaches a handler (`/api/v1/login`, `/api/login`,
+//! `/api/v1/log%69n`) spends the same budget. It runs before any extractor, so the order of
+//! checks is rate limit → authentication → validation → existence → ownership: an exhausted
+//! budget answers 429 whatever else is wrong with the request.
 //!
-//! - Policies by route ([`policy_for`]): `auth_login` for login, refresh, logout and the OAuth
-//!   start, link and callback routes; `auth_register` for `POST /users`; `api_read` for
-//!   reading posts; `api_write` for writing posts and votes. Other routes are not limited.
+//! - Policies: `auth_login` for login, refresh, logout and the OAuth start, link and callback
+//!   routes; `auth_register` for `POST /users`; `api_read` for reading posts; `api_write` for
+//!   writing posts and votes. Other routes are not limited.
 //! - Principal: `user:{id}` for a valid access token (verified without a database lookup, once
 //!   per request: the verified token is left in the request's extensions for the
-//!   authentication extractor), else `ip:{client}` from [`crate::client_addr`]. Login is charged to the client address
-//!   *and* to the target account (the form's `username` or the JSON `email`), with the same
-//!   quota: the body is read once here, within `MAX_BODY_BYTES`, and handed on to the handler
-//!   unchanged.
+//!   authentication extractor), else `ip:{client}` from [`crate::client_addr`]. Login is
+//!   charged to the client address *and* to the target account (the form's `username` or the
+//!   JSON `email`), with the same quota: the body is read once here, within `MAX_BODY_BYTES`,
+//!   and handed on to the handler unchanged.
 //! - Headers on every limited response, the 429 included: `X-RateLimit-Limit`,
 //!   `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds), and the IETF `RateLimit-Policy`
 //!   (`{policy};q={limit};w={window}`) and `RateLimit` (`{policy};r={remaining};t={reset}`);
@@ -27,15 +29,14 @@ use crate::client_addr;
 use crate::extract::{BodyFields, VerifiedBearer, bearer_token, json_or_form_body};
 use crate::observe::{Observer, RateLimitVerdict};
 use crate::problem::Problem;
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use crate::routes::RouteMeta;
+use actix_web::dev::{Payload, ServiceRequest};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, web};
 use keel_application::auth::Authenticate;
 use keel_application::rate_limit::CheckRateLimit;
-use keel_domain::rate_limit::{Decision, Policy, Principal};
+use keel_domain::rate_limit::{Decision, Principal};
 
 const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
 const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
@@ -43,36 +44,26 @@ const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 
-/// The policy a request spends, from its method and canonical path (`/api/{version}/…`,
-/// without a trailing slash); `None` for routes that are not limited.
-#[must_use]
-pub fn policy_for(method: &Method, path: &str) -> Option<Policy> {
-    let rest = path.strip_prefix("/api/")?;
-    let (version, rest) = rest.split_once('/')?;
-    if !(version.len() > 1
-        && version.starts_with('v')
-        && version[1..].bytes().all(|b| b.is_ascii_digit()))
-    {
-        return None;
-    }
-    let segments: Vec<&str> = rest.split('/').collect();
-    let policy = match (method, segments.as_slice()) {
-        (&Method::POST, ["login"] | ["auth", "refresh"] | ["auth", "logout"]) => Policy::AuthLogin,
-        (_, ["auth", "oauth", _, "start" | "callback"] | ["auth", "oauth", _, "link", "start"]) => {
-            Policy::AuthLogin
-        }
-        (&Method::POST, ["users"]) => Policy::AuthRegister,
-        (&Method::GET, ["posts"] | ["posts", _]) => Policy::ApiRead,
-        (&Method::POST, ["posts"] | ["vote"]) => Policy::ApiWrite,
-        (&Method::PUT | &Method::DELETE, ["posts", _]) => Policy::ApiWrite,
-        // @new-resource: rate-limit-policies
-        _ => return None,
-    };
-    Some(policy)
+/// A route's rate-limit decision, kept to describe it on the response.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spent {
+    decision: Decision,
+    window: u64,
 }
 
-fn is_login(method: &Method, path: &str) -> bool {
-    method == Method::POST && path.ends_with("/login") && policy_for(method, path).is_some()
+impl Spent {
+    /// Writes the rate-limit headers onto a response.
+    pub(crate) fn describe(self, headers: &mut HeaderMap) {
+        set_headers(headers, self.decision, self.window);
+    }
+}
+
+/// Why a request is answered before its handler runs.
+pub(crate) struct Refused {
+    /// The answer (429, 503, or the login body's read error).
+    pub(crate) error: Error,
+    /// The budget spent, when the answer should describe it.
+    pub(crate) spent: Option<Spent>,
 }
 
 /// The rate-limit headers describing `decision` (window length `window`).
@@ -114,7 +105,7 @@ fn set_headers(target: &mut HeaderMap, decision: Decision, window: u64) {
 fn exceeded(decision: Decision, window: u64) -> Problem {
     let mut problem = Problem::new(
         StatusCode::TOO_MANY_REQUESTS,
-        "rate_limit_exceeded",
+        crate::error_code::ErrorCode::RateLimitExceeded,
         "Rate limit exceeded",
     );
     for (name, value) in headers(decision, window) {
@@ -130,7 +121,7 @@ fn exceeded(decision: Decision, window: u64) -> Problem {
 fn backend_unavailable() -> Problem {
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "rate_limit_backend_unavailable",
+        crate::error_code::ErrorCode::RateLimitBackendUnavailable,
         "Rate limiting backend is unavailable",
     )
 }
@@ -148,30 +139,32 @@ fn login_account(req: &ServiceRequest, body: &[u8]) -> Option<Principal> {
     (!identity.trim().is_empty()).then(|| Principal::account(identity))
 }
 
-/// Charges the request to its budgets before the route runs (see the module docs).
-pub async fn rate_limit(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+/// Charges the request to the budgets of the route that matched (`meta`, from the route
+/// table) before its handler runs: `Ok(None)` when the route or the server is not limited (or
+/// the backend is down and the limiter fails open), `Ok(Some(_))` when the request may go on,
+/// `Err` when it is answered here.
+pub(crate) async fn charge(
+    meta: RouteMeta,
+    req: &mut ServiceRequest,
+) -> Result<Option<Spent>, Refused> {
     let check = req
         .app_data::<web::Data<Option<CheckRateLimit>>>()
         .and_then(|c| c.get_ref().clone());
-    let policy = policy_for(req.method(), req.path());
-    let (Some(check), Some(policy)) = (check, policy) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+    let (Some(check), Some(policy)) = (check, meta.policy) else {
+        return Ok(None);
     };
     let Some(quota) = check.quota(policy) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+        return Ok(None);
     };
     let window = quota.window_seconds();
     let client = client_addr::of(req.request()).address;
     let mut body_error = None;
-    let principals = if is_login(req.method(), req.path()) {
+    let principals = if meta.charge_account {
         let mut principals = vec![Principal::address(client)];
         // Read the body once, within the payload limit, and put it back for the handler.
         match req.extract::<web::Bytes>().await {
             Ok(body) => {
-                principals.extend(login_account(&req, &body));
+                principals.extend(login_account(req, &body));
                 req.set_payload(Payload::from(body));
             }
             Err(error) => body_error = Some(error),
@@ -202,79 +195,27 @@ pub async fn rate_limit(
         };
         observer.0.rate_limit(policy.name(), verdict);
     }
-    let decision = match result {
-        Ok(decision) => decision,
-        Err(_) => return Ok(req.error_response(backend_unavailable())),
-    };
-    if let Some(decision) = decision.filter(|d| !d.allowed()) {
-        return Ok(req.error_response(exceeded(decision, window)));
+    let decision = result.map_err(|_| Refused {
+        error: backend_unavailable().into(),
+        spent: None,
+    })?;
+    let spent = decision.map(|decision| Spent { decision, window });
+    if let Some(spent) = spent.filter(|s| !s.decision.allowed()) {
+        return Err(Refused {
+            error: exceeded(spent.decision, window).into(),
+            spent: None,
+        });
     }
-    if let Some(error) = body_error {
-        let mut res = req.error_response(error);
-        if let Some(decision) = decision {
-            set_headers(res.headers_mut(), decision, window);
-        }
-        return Ok(res);
+    match body_error {
+        Some(error) => Err(Refused { error, spent }),
+        None => Ok(spent),
     }
-    let mut res = next.call(req).await?.map_into_boxed_body();
-    if let Some(decision) = decision {
-        set_headers(res.headers_mut(), decision, window);
-    }
-    Ok(res)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_domain::rate_limit::{Quota, Window};
-
-    #[test]
-    fn routes_spend_the_policies_of_the_spec() {
-        let cases = [
-            (Method::POST, "/api/v1/login", Some(Policy::AuthLogin)),
-            (
-                Method::POST,
-                "/api/v1/auth/refresh",
-                Some(Policy::AuthLogin),
-            ),
-            (Method::POST, "/api/v1/auth/logout", Some(Policy::AuthLogin)),
-            (
-                Method::GET,
-                "/api/v1/auth/oauth/google/start",
-                Some(Policy::AuthLogin),
-            ),
-            (
-                Method::POST,
-                "/api/v1/auth/oauth/nope/link/start",
-                Some(Policy::AuthLogin),
-            ),
-            (
-                Method::POST,
-                "/api/v1/auth/oauth/apple/callback",
-                Some(Policy::AuthLogin),
-            ),
-            (Method::POST, "/api/v1/users", Some(Policy::AuthRegister)),
-            (Method::GET, "/api/v1/posts", Some(Policy::ApiRead)),
-            (Method::GET, "/api/v2/posts/abc", Some(Policy::ApiRead)),
-            (Method::POST, "/api/v1/posts", Some(Policy::ApiWrite)),
-            (Method::PUT, "/api/v1/posts/1", Some(Policy::ApiWrite)),
-            (Method::DELETE, "/api/v1/posts/1", Some(Policy::ApiWrite)),
-            (Method::POST, "/api/v1/vote", Some(Policy::ApiWrite)),
-            (Method::GET, "/api/v1/users/me", None),
-            (Method::GET, "/api/v1/auth/oauth/providers", None),
-            (Method::POST, "/api/v1/auth/logout-all", None),
-            (Method::GET, "/api/v1/auth/sessions", None),
-            (Method::PATCH, "/api/v1/posts/1", None),
-            (Method::GET, "/health", None),
-            (Method::POST, "/api/vx/login", None),
-            (Method::POST, "/api/login", None),
-        ];
-        for (method, path, expected) in cases {
-            assert_eq!(policy_for(&method, path), expected, "{method} {path}");
-        }
-        assert!(is_login(&Method::POST, "/api/v1/login"));
-        assert!(!is_login(&Method::POST, "/api/v1/posts/login"));
-    }
+    use keel_domain::rate_limit::{Policy, Quota, Window};
 
     #[test]
     fn headers_follow_the_ietf_draft_and_the_x_convention() {

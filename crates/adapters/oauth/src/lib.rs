@@ -148,7 +148,6 @@ impl ProviderSettings {
 
 /// Why the providers cannot be built (a start-up error naming the setting).
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum BuildError {
     /// A required setting is missing or empty.
     #[error("{setting} must be set for the {provider} OAuth provider")]

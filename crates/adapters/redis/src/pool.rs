@@ -11,7 +11,6 @@ pub const TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why Redis could not be used.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum RedisError {
     /// The URL is not a Redis URL.
     #[error("not a usable Redis URL: {0}")]

@@ -55,7 +55,6 @@ pub fn install_crypto_provider() {
 
 /// Why a [`WebhookSink`] cannot be built.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum WebhookError {
     /// The URL is not an absolute http(s) URL.
     #[error("OUTBOX_WEBHOOK_URL {0:?} is not an absolute http:// or https:// URL")]

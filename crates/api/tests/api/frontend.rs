@@ -7,10 +7,11 @@ use keel_testkit::app::{TestApp, TestResponse};
 use keel_testkit::db::TestDb;
 use reqwest::header::IF_NONE_MATCH;
 
-const MODULES: [&str; 6] = [
+const MODULES: [&str; 7] = [
     "app.js",
     "api.js",
     "dom.js",
+    "error-codes.js",
     "events.js",
     "oauth.js",
     "tokens.js",

@@ -6,6 +6,7 @@ mod auth;
 mod contract;
 mod deploy_metrics;
 mod e2e;
+mod edges;
 mod errors;
 mod frontend;
 mod fuzz;

@@ -24,6 +24,11 @@ pub(crate) enum Limiter {
     Redis,
 }
 
+/// Whether `TEST_REDIS_URL` names a Redis to test the Redis limiter against.
+pub(crate) fn redis_configured() -> bool {
+    redis_url().is_some()
+}
+
 fn redis_url() -> Option<String> {
     std::env::var("TEST_REDIS_URL")
         .ok()

@@ -1,15 +1,68 @@
 //! `/login` and `/auth/*`: password login, refresh rotation, logout, sessions.
 
-use super::{no_content, no_store};
+use super::no_content;
+use super::table::{FORM, JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION};
 use crate::dto::{SessionOut, TokenOut};
-use crate::extract::{AuthUser, BodyFields, Fields, json_body, json_or_form_body, path_uuid};
+use crate::error_code::ErrorCode;
+use crate::extract::{AuthUser, path_uuid};
+use crate::input::{self, Credentials, RefreshToken};
 use crate::observe::{LoginVerdict, Observer};
 use crate::problem::Problem;
+use actix_web::http::Method;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::auth::{Login, LoginError, Logout, LogoutAll, RefreshSession};
 use keel_application::sessions::{ListSessions, RevokeSession};
+use keel_domain::rate_limit::Policy;
 use keel_domain::session::FamilyId;
+
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    const INVALID_REFRESH: (u16, &[ErrorCode]) = (401, &[ErrorCode::InvalidRefreshToken]);
+    vec![
+        RouteDecl::api(Method::POST, "/login", |r| r.to(login))
+            .doc(
+                "Log in with a password (OAuth2 password flow form, or JSON {email, password})",
+                "auth",
+            )
+            .limited_per_account(Policy::AuthLogin)
+            .body(FORM, "LoginForm")
+            .success(200, "OK", Some("Token"))
+            .errors(&[
+                (403, &[ErrorCode::InvalidCredentials]),
+                VALIDATION,
+                MEDIA_TYPE,
+            ]),
+        RouteDecl::api(Method::POST, "/auth/refresh", |r| r.to(refresh))
+            .doc("Rotate a refresh token", "auth")
+            .limited(Policy::AuthLogin)
+            .body(JSON, "RefreshRequest")
+            .success(200, "OK", Some("Token"))
+            .errors(&[INVALID_REFRESH, VALIDATION, MEDIA_TYPE]),
+        RouteDecl::api(Method::POST, "/auth/logout", |r| r.to(logout))
+            .doc("Revoke a refresh token's session", "auth")
+            .limited(Policy::AuthLogin)
+            .body(JSON, "RefreshRequest")
+            .success(204, "No Content", None)
+            .errors(&[INVALID_REFRESH, VALIDATION, MEDIA_TYPE]),
+        RouteDecl::api(Method::POST, "/auth/logout-all", |r| r.to(logout_all))
+            .doc("Revoke every session of the caller", "auth")
+            .bearer()
+            .success(204, "No Content", None),
+        RouteDecl::api(Method::GET, "/auth/sessions", |r| r.to(list_sessions))
+            .doc("The caller's live sessions", "auth")
+            .bearer()
+            .success(200, "OK", Some("SessionList")),
+        RouteDecl::api(Method::DELETE, "/auth/sessions/{id}", |r| {
+            r.to(revoke_session)
+        })
+        .doc("Revoke one of the caller's sessions", "auth")
+        .bearer()
+        .success(204, "No Content", None)
+        .errors(&[(404, &[ErrorCode::SessionNotFound]), VALIDATION])
+        .params(&[("id", "path", ParamKind::Uuid, true)]),
+    ]
+}
 
 fn user_agent(req: &HttpRequest) -> Option<String> {
     req.headers()
@@ -24,22 +77,9 @@ pub(crate) async fn login(
     body: web::Bytes,
     login: web::Data<Login>,
 ) -> Result<HttpResponse, Problem> {
-    let parsed = json_or_form_body(&req, &body)?;
-    let identity_field = if matches!(parsed, BodyFields::Form(_)) {
-        "username"
-    } else {
-        "email"
-    };
-    let map = parsed.into_map();
-    let mut fields = Fields::new("body", &map);
-    let identity = fields.string(identity_field);
-    let password = fields.string("password");
-    fields.finish()?;
-    let (Some(identity), Some(password)) = (identity, password) else {
-        return Err(Problem::validation(Vec::new()));
-    };
+    let Credentials { identity, password } = Credentials::parse(&req, &body)?;
     let result = login
-        .execute(identity, password, user_agent(&req).as_deref())
+        .execute(&identity, &password, user_agent(&req).as_deref())
         .await;
     let verdict = match &result {
         Ok(_) => Some(LoginVerdict::Success),
@@ -50,15 +90,11 @@ pub(crate) async fn login(
         observer.0.login(verdict);
     }
     let pair = result?;
-    Ok(no_store(HttpResponse::Ok()).json(TokenOut::from(pair)))
+    Ok(HttpResponse::Ok().json(TokenOut::from(pair)))
 }
 
 fn refresh_token_field(req: &HttpRequest, body: &[u8]) -> Result<String, Problem> {
-    let map = json_body(req, body)?;
-    let mut fields = Fields::new("body", &map);
-    let token = fields.string("refresh_token").map(str::to_owned);
-    fields.finish()?;
-    token.ok_or_else(|| Problem::validation(Vec::new()))
+    input::body::<RefreshToken>(req, body).map(|t| t.0)
 }
 
 /// `POST /auth/refresh` `{refresh_token}` → a rotated pair.
@@ -73,7 +109,7 @@ pub(crate) async fn refresh(
         observer.0.refresh(outcome);
     }
     let pair = result?;
-    Ok(no_store(HttpResponse::Ok()).json(TokenOut::from(pair)))
+    Ok(HttpResponse::Ok().json(TokenOut::from(pair)))
 }
 
 /// `POST /auth/logout` `{refresh_token}` → 204.

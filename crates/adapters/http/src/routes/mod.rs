@@ -1,51 +1,89 @@
 //! Route handlers, thin by design: parse the request into domain types, call one use case,
-//! map the outcome. Every route of SPEC §3 (OAuth aside) lives under [`configure_v1`].
+//! map the outcome. Each module declares its routes next to its handlers (`routes()`), and
+//! [`table`] gathers them into the one route table the router, the rate limiter, hardening and
+//! the OpenAPI document are produced from.
 
 pub(crate) mod auth;
 pub(crate) mod oauth;
 pub(crate) mod posts;
 pub(crate) mod system;
+pub(crate) mod table;
 pub(crate) mod users;
 pub(crate) mod votes;
 // @new-resource: route-modules
 
+pub(crate) use table::RouteMeta;
+
+use crate::extract::{VerifiedBearer, bearer_token};
+use crate::problem::Problem;
+use actix_web::body::BoxBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, HttpResponse, web};
+use keel_application::auth::{Authenticate, AuthenticateError};
 
 /// Registers the version-1 API (mounted under `/api/v1`; aliases are rewritten onto it).
 pub(crate) fn configure_v1(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/users").route(web::post().to(users::create)))
-        .service(resource("/users/me").route(web::get().to(users::me)))
-        .service(resource("/users/{id}").route(web::get().to(users::get)))
-        .service(resource("/login").route(web::post().to(auth::login)))
-        .service(resource("/auth/refresh").route(web::post().to(auth::refresh)))
-        .service(resource("/auth/logout").route(web::post().to(auth::logout)))
-        .service(resource("/auth/logout-all").route(web::post().to(auth::logout_all)))
-        .service(resource("/auth/sessions").route(web::get().to(auth::list_sessions)))
-        .service(resource("/auth/sessions/{id}").route(web::delete().to(auth::revoke_session)))
-        .service(resource("/auth/oauth/providers").route(web::get().to(oauth::providers)))
-        .service(resource("/auth/oauth/{provider}/start").route(web::get().to(oauth::start)))
-        .service(
-            resource("/auth/oauth/{provider}/link/start").route(web::post().to(oauth::link_start)),
-        )
-        .service(
-            resource("/auth/oauth/{provider}/callback")
-                .route(web::get().to(oauth::callback))
-                .route(web::post().to(oauth::callback)),
-        )
-        .service(
-            resource("/posts")
-                .route(web::get().to(posts::list))
-                .route(web::post().to(posts::create)),
-        )
-        .service(
-            resource("/posts/{id}")
-                .route(web::get().to(posts::get))
-                .route(web::put().to(posts::update))
-                .route(web::delete().to(posts::delete)),
-        )
-        .service(resource("/vote").route(web::post().to(votes::vote)));
-    // @new-resource: route-configure
+    table::register(cfg, table::Mount::Api);
+}
+
+/// Registers the routes outside the version prefix.
+pub(crate) fn configure_root(cfg: &mut web::ServiceConfig) {
+    table::register(cfg, table::Mount::Root);
+}
+
+/// The per-route layer: what the route's declaration asks for, around its handler — the
+/// rate-limit budget, then the bearer token, then (after the handler) `no-store`.
+pub(crate) async fn layer(
+    meta: RouteMeta,
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let mut res = match crate::rate_limit::charge(meta, &mut req).await {
+        Err(refused) => {
+            let mut res = req.error_response(refused.error);
+            if let Some(spent) = refused.spent {
+                spent.describe(res.headers_mut());
+            }
+            res
+        }
+        Ok(spent) => {
+            let mut res = match require_bearer(meta, &req) {
+                Err(problem) => req.error_response(problem),
+                Ok(()) => next.call(req).await?,
+            };
+            if let Some(spent) = spent {
+                spent.describe(res.headers_mut());
+            }
+            res
+        }
+    };
+    if meta.no_store {
+        let headers = res.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    }
+    Ok(res)
+}
+
+/// For a route that declares a bearer token: 401 unless the request carries a valid access
+/// token (verified here, or already by the rate limiter), which is left for the `AuthUser`
+/// extractor to load.
+fn require_bearer(meta: RouteMeta, req: &ServiceRequest) -> Result<(), Problem> {
+    if !meta.bearer || req.extensions().contains::<VerifiedBearer>() {
+        return Ok(());
+    }
+    let token =
+        bearer_token(req.request()).ok_or_else(|| Problem::unauthorized("Not authenticated"))?;
+    let authenticate = req
+        .app_data::<web::Data<Authenticate>>()
+        .ok_or_else(|| Problem::for_status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR))?;
+    let verified = authenticate
+        .verify(&token)
+        .map_err(|e| Problem::from(AuthenticateError::InvalidToken(Some(e))))?;
+    req.extensions_mut().insert(VerifiedBearer(verified));
+    Ok(())
 }
 
 /// A resource whose unmatched methods answer 405 (not the app's 404 default).
@@ -59,23 +97,7 @@ async fn method_not_allowed() -> Result<HttpResponse, crate::Problem> {
     ))
 }
 
-/// A response builder for bodies that carry tokens: never cached anywhere.
-pub(crate) fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
-    builder
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .insert_header((header::PRAGMA, HeaderValue::from_static("no-cache")));
-    builder
-}
-
 /// 204 No Content.
 pub(crate) fn no_content() -> HttpResponse {
     HttpResponse::NoContent().finish()
-}
-
-/// The error `type` of a text-bound violation.
-pub(crate) fn text_kind(e: &keel_domain::post::TextError) -> &'static str {
-    match e {
-        keel_domain::post::TextError::Empty => "string_too_short",
-        _ => "string_too_long",
-    }
 }

@@ -11,7 +11,8 @@
 //! as a GET (a top-level navigation, which carries the cookie), so the browser check still
 //! applies.
 
-use super::no_store;
+use super::table::{Errors, FORM, Param, ParamKind, RouteDecl, VALIDATION};
+use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, Fields, query_map};
 use crate::problem::Problem;
 use crate::{ApiVersions, OAuthSettings};
@@ -22,8 +23,114 @@ use keel_application::oauth::{
     CallbackError, CallbackOutcome, CallbackRequest, CompleteOAuth, StartOAuth, StartRequest,
     Started,
 };
+use keel_domain::rate_limit::Policy;
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+const PROVIDER_ERRORS: Errors = (
+    404,
+    &[
+        ErrorCode::OauthProviderUnsupported,
+        ErrorCode::OauthProviderNotConfigured,
+    ],
+);
+const UNREACHABLE: Errors = (502, &[ErrorCode::OauthProviderUnreachable]);
+const CALLBACK_ERRORS: &[Errors] = &[
+    (
+        400,
+        &[
+            ErrorCode::InvalidOauthState,
+            ErrorCode::OauthProviderError,
+            ErrorCode::OauthCodeMissing,
+            ErrorCode::OauthExchangeFailed,
+        ],
+    ),
+    PROVIDER_ERRORS,
+    (
+        409,
+        &[
+            ErrorCode::OauthIdentityAlreadyLinked,
+            ErrorCode::OauthProviderAlreadyLinked,
+            ErrorCode::OauthEmailUnverified,
+        ],
+    ),
+    (422, &[ErrorCode::OauthEmailRequired]),
+    (
+        502,
+        &[
+            ErrorCode::OauthProviderUnreachable,
+            ErrorCode::OauthInvalidTokenResponse,
+            ErrorCode::OauthProfileFetchFailed,
+        ],
+    ),
+];
+const START_PARAMS: &[Param] = &[
+    ("provider", "path", ParamKind::Text, true),
+    ("redirect_to_frontend", "query", ParamKind::Flag, false),
+];
+
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    vec![
+        RouteDecl::api(Method::GET, "/auth/oauth/providers", |r| r.to(providers))
+            .doc(
+                "The enabled OAuth / OpenID Connect providers, in listing order",
+                "oauth",
+            )
+            .success(200, "OK", Some("OAuthProviders")),
+        RouteDecl::api(Method::GET, "/auth/oauth/{provider}/start", |r| r.to(start))
+            .doc(
+                "Start an OAuth sign-in: redirect to the provider (sets the browser-binding cookie)",
+                "oauth",
+            )
+            .limited(Policy::AuthLogin)
+            .success(
+                307,
+                "Temporary Redirect to the provider's authorize URL",
+                None,
+            )
+            .errors(&[PROVIDER_ERRORS, UNREACHABLE, VALIDATION])
+            .params(START_PARAMS),
+        RouteDecl::api(Method::POST, "/auth/oauth/{provider}/link/start", |r| {
+            r.to(link_start)
+        })
+        .doc(
+            "Start linking a provider to the caller's account (sets the browser-binding cookie)",
+            "oauth",
+        )
+        .limited(Policy::AuthLogin)
+        .bearer()
+        .success(200, "OK", Some("OAuthAuthorization"))
+        .errors(&[PROVIDER_ERRORS, UNREACHABLE, VALIDATION])
+        .params(START_PARAMS),
+        RouteDecl::api(Method::GET, "/auth/oauth/{provider}/callback", |r| {
+            r.to(callback)
+        })
+        .doc(
+            "Finish an OAuth flow: tokens, a link, or a redirect to the frontend",
+            "oauth",
+        )
+        .limited(Policy::AuthLogin)
+        .success(200, "OK", Some("OAuthCallbackResult"))
+        .errors(CALLBACK_ERRORS)
+        .params(&[
+            ("provider", "path", ParamKind::Text, true),
+            ("state", "query", ParamKind::Text, false),
+            ("code", "query", ParamKind::Text, false),
+            ("error", "query", ParamKind::Text, false),
+            ("error_description", "query", ParamKind::Text, false),
+        ]),
+        RouteDecl::api(Method::POST, "/auth/oauth/{provider}/callback", |r| {
+            r.to(callback)
+        })
+        .doc("Finish an OAuth flow answered with form_post (Apple)", "oauth")
+        .limited(Policy::AuthLogin)
+        .body(FORM, "OAuthCallbackForm")
+        .success(200, "OK", Some("OAuthCallbackResult"))
+        .errors(CALLBACK_ERRORS)
+        .params(&[("provider", "path", ParamKind::Text, true)]),
+    ]
+}
 
 /// The browser-binding cookie's name.
 pub const BINDING_COOKIE: &str = "keel_oauth_binding";
@@ -90,11 +197,14 @@ fn redirect_uri(req: &HttpRequest, settings: &OAuthSettings, versions: &ApiVersi
         } else {
             "http"
         };
+        // The host check has refused malformed values; parsed again, only a host and port
+        // can reach the URL.
         let host = req
             .headers()
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
-            .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+            .and_then(crate::hardening::Host::parse)
+            .map_or_else(|| req.app_config().host().to_owned(), |h| h.authority());
         format!("{scheme}://{host}")
     });
     format!(
@@ -172,7 +282,7 @@ pub(crate) async fn start(
     versions: web::Data<ApiVersions>,
 ) -> Result<HttpResponse, Problem> {
     let started = begin(&req, &start, &settings, &versions, None).await?;
-    let mut response = no_store(HttpResponse::TemporaryRedirect());
+    let mut response = HttpResponse::TemporaryRedirect();
     set_binding(&mut response, &req, &started, &settings);
     Ok(response
         .insert_header((header::LOCATION, started.authorization_url))
@@ -188,7 +298,7 @@ pub(crate) async fn link_start(
     versions: web::Data<ApiVersions>,
 ) -> Result<HttpResponse, Problem> {
     let started = begin(&req, &start, &settings, &versions, Some(principal.user.id)).await?;
-    let mut response = no_store(HttpResponse::Ok());
+    let mut response = HttpResponse::Ok();
     set_binding(&mut response, &req, &started, &settings);
     Ok(response.json(AuthorizationOut {
         authorization_url: started.authorization_url,
@@ -220,7 +330,7 @@ fn param(params: &Map<String, Value>, name: &str) -> Option<String> {
 /// `{OAUTH_FRONTEND_CALLBACK_URL}#k=v&…`, values URL-encoded.
 fn frontend_redirect(settings: &OAuthSettings, fragment: &[(&str, &str)]) -> HttpResponse {
     let encoded = serde_urlencoded::to_string(fragment).unwrap_or_default();
-    no_store(HttpResponse::Found())
+    HttpResponse::Found()
         .insert_header((
             header::LOCATION,
             format!("{}#{encoded}", settings.frontend_callback_url),
@@ -247,7 +357,7 @@ pub(crate) async fn callback(
                 .collect::<Vec<_>>(),
         )
         .unwrap_or_default();
-        return Ok(no_store(HttpResponse::build(StatusCode::SEE_OTHER))
+        return Ok(HttpResponse::build(StatusCode::SEE_OTHER)
             .insert_header((header::LOCATION, format!("{}?{query}", req.path())))
             .finish());
     }
@@ -293,12 +403,12 @@ pub(crate) async fn callback(
             ],
         ),
         (CallbackOutcome::SignedIn(pair), false) => {
-            no_store(HttpResponse::Ok()).json(crate::dto::TokenOut::from(pair))
+            HttpResponse::Ok().json(crate::dto::TokenOut::from(pair))
         }
         (CallbackOutcome::Linked, true) => {
             frontend_redirect(&settings, &[("provider", provider), ("linked", "true")])
         }
-        (CallbackOutcome::Linked, false) => no_store(HttpResponse::Ok()).json(LinkedOut {
+        (CallbackOutcome::Linked, false) => HttpResponse::Ok().json(LinkedOut {
             provider,
             linked: true,
         }),

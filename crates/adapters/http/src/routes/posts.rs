@@ -1,20 +1,65 @@
 //! `/posts`: the feed and one's own posts.
 
-use super::{no_content, text_kind};
+use super::no_content;
+use super::table::{JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDATION};
 use crate::dto::{PostBody, PostOut};
-use crate::extract::{AuthUser, Fields, json_body, path_int, query_map};
+use crate::error_code::ErrorCode;
+use crate::extract::{AuthUser, path_int};
+use crate::input::{self, Feed};
 use crate::problem::{Problem, post_problem};
+use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
-use keel_domain::paging::{LIMIT_DEFAULT, Page, PagingError, Search};
-use keel_domain::post::{Content, PostDraft, PostId, Title};
+use keel_domain::post::{PostDraft, PostId};
+use keel_domain::rate_limit::Policy;
 
-fn paging_kind(e: &PagingError) -> &'static str {
-    match e {
-        PagingError::LimitTooLarge => "less_than_equal",
-        PagingError::SearchTooLong => "string_too_long",
-        _ => "greater_than_equal",
-    }
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    const ID: &[Param] = &[("id", "path", ParamKind::Integer, true)];
+    const NOT_FOUND: (u16, &[ErrorCode]) = (404, &[ErrorCode::PostNotFound]);
+    const NOT_OWNER: (u16, &[ErrorCode]) = (403, &[ErrorCode::NotPostOwner]);
+    vec![
+        RouteDecl::api(Method::GET, "/posts", |r| r.to(list))
+            .doc("The feed, newest first", "posts")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("PostOutList"))
+            .errors(&[VALIDATION])
+            .params(&[
+                ("limit", "query", ParamKind::Limit, false),
+                ("skip", "query", ParamKind::Skip, false),
+                ("search", "query", ParamKind::Search, false),
+            ]),
+        RouteDecl::api(Method::POST, "/posts", |r| r.to(create))
+            .doc("Write a post", "posts")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "PostCreate")
+            .success(201, "Created", Some("Post"))
+            .errors(&[VALIDATION, MEDIA_TYPE]),
+        RouteDecl::api(Method::GET, "/posts/{id}", |r| r.to(get))
+            .doc("One post with its votes", "posts")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("PostOut"))
+            .errors(&[NOT_FOUND, VALIDATION])
+            .params(ID),
+        RouteDecl::api(Method::PUT, "/posts/{id}", |r| r.to(update))
+            .doc("Replace one's own post", "posts")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "PostCreate")
+            .success(200, "OK", Some("Post"))
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION, MEDIA_TYPE])
+            .params(ID),
+        RouteDecl::api(Method::DELETE, "/posts/{id}", |r| r.to(delete))
+            .doc("Delete one's own post", "posts")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .success(204, "No Content", None)
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION])
+            .params(ID),
+    ]
 }
 
 /// `GET /posts?limit&skip&search` → `[PostOut]`.
@@ -23,55 +68,14 @@ pub(crate) async fn list(
     req: HttpRequest,
     list: web::Data<ListPosts>,
 ) -> Result<HttpResponse, Problem> {
-    let query = query_map(&req)?;
-    let mut fields = Fields::new("query", &query);
-    let limit = if query.contains_key("limit") {
-        fields.int("limit")
-    } else {
-        Some(LIMIT_DEFAULT)
-    };
-    let skip = if query.contains_key("skip") {
-        fields.int("skip")
-    } else {
-        Some(0)
-    };
-    let limit = limit
-        .and_then(|l| fields.check("limit", Page::new(l, 0), paging_kind))
-        .map(Page::limit);
-    let skip = skip
-        .and_then(|s| fields.check("skip", Page::new(1, s), paging_kind))
-        .map(Page::skip);
-    let search = match query.get("search").and_then(|v| v.as_str()) {
-        Some(term) => fields.check("search", Search::parse(term), paging_kind),
-        None => Some(Search::default()),
-    };
-    fields.finish()?;
-    let (Some(limit), Some(skip), Some(search)) = (limit, skip, search) else {
-        return Err(Problem::validation(Vec::new()));
-    };
-    let page = Page::new(limit, skip).map_err(|_| Problem::validation(Vec::new()))?;
+    let Feed { search, page } = input::query(&req)?;
     let posts = list.execute(principal.user.id, search, page).await?;
     let body: Vec<PostOut> = posts.iter().map(PostOut::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
 fn draft(req: &HttpRequest, body: &[u8]) -> Result<PostDraft, Problem> {
-    let map = json_body(req, body)?;
-    let mut fields = Fields::new("body", &map);
-    let title = fields.string("title").map(Title::parse);
-    let title = title.and_then(|r| fields.check("title", r, text_kind));
-    let content = fields.string("content").map(Content::parse);
-    let content = content.and_then(|r| fields.check("content", r, text_kind));
-    let published = fields.bool_or("published", true);
-    fields.finish()?;
-    match (title, content, published) {
-        (Some(title), Some(content), Some(published)) => Ok(PostDraft {
-            title,
-            content,
-            published,
-        }),
-        _ => Err(Problem::validation(Vec::new())),
-    }
+    input::body(req, body)
 }
 
 /// `POST /posts` → 201 `Post`.

@@ -1,12 +1,42 @@
 //! Operational routes outside the version prefix: liveness, readiness, the OpenAPI document and
 //! its viewers, and the root (the GUI, or a message when the frontend pack is disabled).
 
+use super::table::RouteDecl;
 use crate::dto::Message;
+use crate::error_code::ErrorCode;
 use crate::problem::Problem;
 use crate::{HttpSettings, Readiness, ShutdownFlag};
+use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+
+/// The routes of this module (see [`super::table`]).
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    vec![
+        RouteDecl::root(Method::GET, "/health", |r| r.to(health))
+            .doc("Liveness (no I/O)", "operations")
+            .operational()
+            .success(200, "OK", Some("Health")),
+        RouteDecl::root(Method::GET, "/ready", |r| r.to(ready))
+            .doc(
+                "Readiness: the database (and Redis when required) answer, and shutdown has not begun",
+                "operations",
+            )
+            .operational()
+            .success(200, "OK", Some("Ready"))
+            .errors(&[(503, &[ErrorCode::ServiceNotReady])]),
+        RouteDecl::root(Method::GET, "/metrics", |r| r.to(metrics)).operational(),
+        RouteDecl::root(Method::GET, "/openapi.json", |r| r.to(openapi)),
+        RouteDecl::root(Method::GET, "/docs", |r| r.to(docs)),
+        RouteDecl::root(Method::GET, "/docs/assets/{file}", |r| r.to(docs_asset)),
+        RouteDecl::root(Method::GET, "/redoc", |r| r.to(redoc)),
+        RouteDecl::root(Method::GET, "/", |r| r.to(root)),
+        RouteDecl::root(Method::GET, "/static/{file}", |r| {
+            r.to(crate::frontend::asset)
+        }),
+    ]
+}
 
 /// `GET /health`: the process is alive (no I/O).
 pub(crate) async fn health() -> HttpResponse {
@@ -25,7 +55,7 @@ pub(crate) async fn ready(
     }
     Err(Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
-        "service_not_ready",
+        ErrorCode::ServiceNotReady,
         "Service dependencies are not ready",
     )
     .with_member("checks", checks))

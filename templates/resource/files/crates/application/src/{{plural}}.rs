@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 /// Why {{a_human}} operation failed.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum {{Name}}Error {
     /// No {{human}} with this id.
     #[error("{{human}} {0} does not exist")]

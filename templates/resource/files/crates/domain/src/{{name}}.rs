@@ -42,7 +42,6 @@ pub const DESCRIPTION_MAX_CHARS: usize = 2_000;
 
 /// Why a text field is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum TextError {
     /// Empty string where at least one character is required.
     #[error("String should have at least 1 character")]

@@ -1,44 +1,154 @@
 //! `/{{plural}}`: every user reads {{humans}}; owners replace and delete their own.
 
-use super::{no_content, resource};
-use crate::dto::{{Name}}Out;
-use crate::extract::{AuthUser, Fields, json_body, path_int, query_map};
+use super::no_content;
+use super::table::{Errors, JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDATION};
+use crate::error_code::ErrorCode;
+use actix_web::http::Method;
+use keel_domain::rate_limit::Policy;
+use crate::extract::{AuthUser, Fields, path_int};
+use crate::input::{self, FromFields};
+use crate::wire::{self, Violation};
 use crate::problem::Problem;
+use actix_web::http::StatusCode;
+use keel_application::{{plural}}::{{Name}}Error;
+use keel_domain::{{name}}::{{Name}};
+use serde::Serialize;
 use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::{{plural}}::{
     Create{{Name}}, Delete{{Name}}, Get{{Name}}, List{{Plural}}, Update{{Name}},
 };
-use keel_domain::paging::{LIMIT_DEFAULT, Page, PagingError};
+use keel_domain::paging::{LIMIT_DEFAULT, Page};
 use keel_domain::{{name}}::{
     TextError, {{Name}}Description, {{Name}}Draft, {{Name}}Id, {{Name}}Name,
 };
 
-/// Registers `/{{plural}}` and `/{{plural}}/{id}` (called by [`super::configure_v1`]).
-pub(crate) fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        resource("/{{plural}}")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(
-        resource("/{{plural}}/{id}")
-            .route(web::get().to(get))
-            .route(web::put().to(update))
-            .route(web::delete().to(delete)),
-    );
+/// The routes of this module (see [`super::table`]): every user reads {{humans}}; owners
+/// replace and delete their own.
+pub(crate) fn routes() -> Vec<RouteDecl> {
+    const ID: &[Param] = &[("id", "path", ParamKind::Integer, true)];
+    const NOT_FOUND: Errors = (404, &[ErrorCode::{{Name}}NotFound]);
+    const NOT_OWNER: Errors = (403, &[ErrorCode::Not{{Name}}Owner]);
+    vec![
+        RouteDecl::api(Method::GET, "/{{plural}}", |r| r.to(list))
+            .doc("{{Humans}}, newest first", "{{plural}}")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("{{Name}}List"))
+            .errors(&[VALIDATION])
+            .params(&[
+                ("limit", "query", ParamKind::Limit, false),
+                ("skip", "query", ParamKind::Skip, false),
+            ]),
+        RouteDecl::api(Method::POST, "/{{plural}}", |r| r.to(create))
+            .doc("Create {{a_human}}", "{{plural}}")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "{{Name}}Create")
+            .success(201, "Created", Some("{{Name}}"))
+            .errors(&[VALIDATION, MEDIA_TYPE]),
+        RouteDecl::api(Method::GET, "/{{plural}}/{id}", |r| r.to(get))
+            .doc("One {{human}}", "{{plural}}")
+            .limited(Policy::ApiRead)
+            .bearer()
+            .success(200, "OK", Some("{{Name}}"))
+            .errors(&[NOT_FOUND, VALIDATION])
+            .params(ID),
+        RouteDecl::api(Method::PUT, "/{{plural}}/{id}", |r| r.to(update))
+            .doc("Replace one's own {{human}}", "{{plural}}")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .body(JSON, "{{Name}}Create")
+            .success(200, "OK", Some("{{Name}}"))
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION, MEDIA_TYPE])
+            .params(ID),
+        RouteDecl::api(Method::DELETE, "/{{plural}}/{id}", |r| r.to(delete))
+            .doc("Delete one's own {{human}}", "{{plural}}")
+            .limited(Policy::ApiWrite)
+            .bearer()
+            .success(204, "No Content", None)
+            .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION])
+            .params(ID),
+    ]
 }
 
-fn paging_kind(e: &PagingError) -> &'static str {
-    match e {
-        PagingError::LimitTooLarge => "less_than_equal",
-        _ => "greater_than_equal",
+/// `{{Name}}`: {{a_human}} as stored.
+#[derive(Debug, Serialize)]
+pub struct {{Name}}Out {
+    id: i64,
+    name: String,
+    description: String,
+    owner_id: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&{{Name}}> for {{Name}}Out {
+    fn from(x: &{{Name}}) -> Self {
+        Self {
+            id: x.id.get(),
+            name: x.name.as_str().to_owned(),
+            description: x.description.as_str().to_owned(),
+            owner_id: x.owner_id.get(),
+            created_at: x.created_at.to_rfc3339(),
+            updated_at: x.updated_at.to_rfc3339(),
+        }
     }
 }
 
-fn text_kind(e: &TextError) -> &'static str {
+impl From<{{Name}}Error> for Problem {
+    fn from(error: {{Name}}Error) -> Self {
+        match error {
+            {{Name}}Error::NotFound(id) => Self::new(
+                StatusCode::NOT_FOUND,
+                ErrorCode::{{Name}}NotFound,
+                format!("{{Human}} with id: {id} does not exist"),
+            ),
+            {{Name}}Error::NotOwner(_) => Self::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::Not{{Name}}Owner,
+                "Not authorized to perform requested action",
+            ),
+            {{Name}}Error::Store(e) => e.into(),
+        }
+    }
+}
+
+/// The wire texts of a refused {{human}} text field (see `crate::wire`).
+fn text(e: &TextError) -> Violation {
     match e {
-        TextError::Empty => "string_too_short",
-        _ => "string_too_long",
+        TextError::Empty => Violation {
+            kind: "string_too_short",
+            msg: "String should have at least 1 character".to_owned(),
+        },
+        TextError::TooLong(max) => Violation {
+            kind: "string_too_long",
+            msg: format!("String should have at most {max} characters"),
+        },
+    }
+}
+
+/// `GET /{{plural}}?limit&skip`.
+struct Listing(Page);
+
+impl FromFields for Listing {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let limit = if fields.has("limit") {
+            fields.int("limit")
+        } else {
+            Some(LIMIT_DEFAULT)
+        };
+        let skip = if fields.has("skip") {
+            fields.int("skip")
+        } else {
+            Some(0)
+        };
+        let limit = limit
+            .and_then(|l| fields.check("limit", Page::new(l, 0), wire::paging))
+            .map(Page::limit);
+        let skip = skip
+            .and_then(|s| fields.check("skip", Page::new(1, s), wire::paging))
+            .map(Page::skip);
+        Page::new(limit?, skip?).ok().map(Self)
     }
 }
 
@@ -48,46 +158,28 @@ pub(crate) async fn list(
     req: HttpRequest,
     list: web::Data<List{{Plural}}>,
 ) -> Result<HttpResponse, Problem> {
-    let query = query_map(&req)?;
-    let mut fields = Fields::new("query", &query);
-    let limit = if query.contains_key("limit") {
-        fields.int("limit")
-    } else {
-        Some(LIMIT_DEFAULT)
-    };
-    let skip = if query.contains_key("skip") {
-        fields.int("skip")
-    } else {
-        Some(0)
-    };
-    let limit = limit
-        .and_then(|l| fields.check("limit", Page::new(l, 0), paging_kind))
-        .map(Page::limit);
-    let skip = skip
-        .and_then(|s| fields.check("skip", Page::new(1, s), paging_kind))
-        .map(Page::skip);
-    fields.finish()?;
-    let (Some(limit), Some(skip)) = (limit, skip) else {
-        return Err(Problem::validation(Vec::new()));
-    };
-    let page = Page::new(limit, skip).map_err(|_| Problem::validation(Vec::new()))?;
+    let Listing(page) = input::query(&req)?;
     let {{plural}} = list.execute(page).await?;
     let body: Vec<{{Name}}Out> = {{plural}}.iter().map({{Name}}Out::from).collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn draft(req: &HttpRequest, body: &[u8]) -> Result<{{Name}}Draft, Problem> {
-    let map = json_body(req, body)?;
-    let mut fields = Fields::new("body", &map);
-    let name = fields.string("name").map({{Name}}Name::parse);
-    let name = name.and_then(|r| fields.check("name", r, text_kind));
-    let description = fields.string("description").map({{Name}}Description::parse);
-    let description = description.and_then(|r| fields.check("description", r, text_kind));
-    fields.finish()?;
-    match (name, description) {
-        (Some(name), Some(description)) => Ok({{Name}}Draft { name, description }),
-        _ => Err(Problem::validation(Vec::new())),
+/// `POST /{{plural}}`, `PUT /{{plural}}/{id}`: name and description.
+impl FromFields for {{Name}}Draft {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let name = fields.string("name").map({{Name}}Name::parse);
+        let name = name.and_then(|r| fields.check("name", r, text));
+        let description = fields.string("description").map({{Name}}Description::parse);
+        let description = description.and_then(|r| fields.check("description", r, text));
+        Some(Self {
+            name: name?,
+            description: description?,
+        })
     }
+}
+
+fn draft(req: &HttpRequest, body: &[u8]) -> Result<{{Name}}Draft, Problem> {
+    input::body(req, body)
 }
 
 /// `POST /{{plural}}` → 201 `{{Name}}`.

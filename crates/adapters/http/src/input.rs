@@ -1,0 +1,194 @@
+//! Typed request inputs: every body and query a route reads, parsed into domain types (or a
+//! 422 listing every failed field) before the handler sees it.
+//!
+//! A handler calls [`body`] or [`query`] for its input type and works with the result; nothing
+//! else walks a JSON map. Handlers parse after the `AuthUser` extractor ran (and the route's
+//! layer checked the bearer token), so the order of checks stays authentication → validation →
+//! existence → ownership. The field errors' texts are [`crate::wire`]'s.
+
+use crate::extract::{BodyFields, Fields, json_body, json_or_form_body, query_map};
+use crate::problem::Problem;
+use crate::wire;
+use actix_web::HttpRequest;
+use keel_domain::paging::{LIMIT_DEFAULT, Page, Search};
+use keel_domain::post::{Content, PostDraft, PostId, Title};
+use keel_domain::user::{Email, Password};
+use keel_domain::vote::Direction;
+
+/// An input read field by field, collecting every error.
+pub(crate) trait FromFields: Sized {
+    /// Reads the input; `None` when a field failed (the error is in `fields`).
+    fn read(fields: &mut Fields<'_>) -> Option<Self>;
+}
+
+/// Parses a JSON object body into `T`.
+///
+/// # Errors
+/// 415 for another media type, 422 listing every failed field.
+pub(crate) fn body<T: FromFields>(req: &HttpRequest, body: &[u8]) -> Result<T, Problem> {
+    let map = json_body(req, body)?;
+    read(Fields::new("body", &map))
+}
+
+/// Parses the query string into `T`.
+///
+/// # Errors
+/// 422 listing every failed parameter.
+pub(crate) fn query<T: FromFields>(req: &HttpRequest) -> Result<T, Problem> {
+    let map = query_map(req)?;
+    read(Fields::new("query", &map))
+}
+
+fn read<T: FromFields>(mut fields: Fields<'_>) -> Result<T, Problem> {
+    let value = T::read(&mut fields);
+    fields.finish()?;
+    // Every `read` records an error whenever it returns `None`.
+    value.ok_or_else(|| Problem::validation(Vec::new()))
+}
+
+/// `POST /users`: a new account's email and password.
+pub(crate) struct Registration {
+    /// The address, normalised.
+    pub(crate) email: Email,
+    /// The password, within the policy.
+    pub(crate) password: Password,
+}
+
+impl FromFields for Registration {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let email = fields.string("email").map(Email::parse);
+        let email = email.and_then(|r| fields.check("email", r, wire::email));
+        let password = fields.string("password").map(Password::parse);
+        let password = password.and_then(|r| fields.check("password", r, wire::password));
+        Some(Self {
+            email: email?,
+            password: password?,
+        })
+    }
+}
+
+/// `POST /login`: the account named (as typed: login compares it normalised) and the password.
+pub(crate) struct Credentials {
+    /// The form's `username` or the JSON body's `email`.
+    pub(crate) identity: String,
+    /// The password as sent.
+    pub(crate) password: String,
+}
+
+impl Credentials {
+    /// Reads an OAuth2 password-flow form (`username`, `password`) or a JSON body (`email`,
+    /// `password`).
+    ///
+    /// # Errors
+    /// 415 for another media type, 422 listing every missing field.
+    pub(crate) fn parse(req: &HttpRequest, body: &[u8]) -> Result<Self, Problem> {
+        let parsed = json_or_form_body(req, body)?;
+        let identity_field = match parsed {
+            BodyFields::Form(_) => "username",
+            BodyFields::Json(_) => "email",
+        };
+        let map = parsed.into_map();
+        let mut fields = Fields::new("body", &map);
+        let identity = fields.string(identity_field);
+        let password = fields.string("password");
+        fields.finish()?;
+        match (identity, password) {
+            (Some(identity), Some(password)) => Ok(Self {
+                identity: identity.to_owned(),
+                password: password.to_owned(),
+            }),
+            _ => Err(Problem::validation(Vec::new())),
+        }
+    }
+}
+
+/// `POST /auth/refresh` and `/auth/logout`: `{refresh_token}`.
+pub(crate) struct RefreshToken(pub(crate) String);
+
+impl FromFields for RefreshToken {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        fields.string("refresh_token").map(|t| Self(t.to_owned()))
+    }
+}
+
+/// `POST /posts`, `PUT /posts/{id}`: title, content, published (default true).
+impl FromFields for PostDraft {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let title = fields.string("title").map(Title::parse);
+        let title = title.and_then(|r| fields.check("title", r, wire::text));
+        let content = fields.string("content").map(Content::parse);
+        let content = content.and_then(|r| fields.check("content", r, wire::text));
+        let published = fields.bool_or("published", true);
+        Some(Self {
+            title: title?,
+            content: content?,
+            published: published?,
+        })
+    }
+}
+
+/// `GET /posts?limit&skip&search`.
+pub(crate) struct Feed {
+    /// The search term (empty: everything).
+    pub(crate) search: Search,
+    /// The page.
+    pub(crate) page: Page,
+}
+
+impl FromFields for Feed {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let limit = if fields.has("limit") {
+            fields.int("limit")
+        } else {
+            Some(LIMIT_DEFAULT)
+        };
+        let skip = if fields.has("skip") {
+            fields.int("skip")
+        } else {
+            Some(0)
+        };
+        let limit = limit
+            .and_then(|l| fields.check("limit", Page::new(l, 0), wire::paging))
+            .map(Page::limit);
+        let skip = skip
+            .and_then(|s| fields.check("skip", Page::new(1, s), wire::paging))
+            .map(Page::skip);
+        let search = match fields.optional_string("search") {
+            Some(term) => fields.check("search", Search::parse(term), wire::paging),
+            None => Some(Search::default()),
+        };
+        let page = Page::new(limit?, skip?).ok()?;
+        Some(Self {
+            search: search?,
+            page,
+        })
+    }
+}
+
+/// `POST /vote`: `{post_id, dir}`.
+pub(crate) struct Ballot {
+    /// The post voted on.
+    pub(crate) post: PostId,
+    /// Add (1) or remove (0).
+    pub(crate) direction: Direction,
+}
+
+impl FromFields for Ballot {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let post_id = fields.int("post_id");
+        let post = post_id.and_then(|id| {
+            fields.check(
+                "post_id",
+                if id > 0 { Ok(PostId::new(id)) } else { Err(()) },
+                |()| wire::positive_id(),
+            )
+        });
+        let dir = fields.int("dir");
+        let direction =
+            dir.and_then(|d| fields.check("dir", Direction::from_dir(d), wire::direction));
+        Some(Self {
+            post: post?,
+            direction: direction?,
+        })
+    }
+}

@@ -1,1 +1,0 @@
-use keel_domain::{{name}}::{{Name}};

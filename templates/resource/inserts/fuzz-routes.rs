@@ -1,5 +1,0 @@
-("GET", "/api/v1/{{plural}}"),
-("POST", "/api/v1/{{plural}}"),
-("GET", "/api/v1/{{plural}}/{id}"),
-("PUT", "/api/v1/{{plural}}/{id}"),
-("DELETE", "/api/v1/{{plural}}/{id}"),

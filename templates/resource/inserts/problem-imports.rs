@@ -1,1 +1,0 @@
-use keel_application::{{plural}}::{{Name}}Error;

@@ -1,1 +1,0 @@
-{{plural}}::configure(cfg);

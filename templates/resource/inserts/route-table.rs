@@ -1,0 +1,1 @@
+routes.extend(super::{{plural}}::routes());

@@ -1,5 +1,0 @@
-.app_data(web::Data::new(u.list_{{plural}}))
-.app_data(web::Data::new(u.get_{{name}}))
-.app_data(web::Data::new(u.create_{{name}}))
-.app_data(web::Data::new(u.update_{{name}}))
-.app_data(web::Data::new(u.delete_{{name}}))

@@ -1,5 +1,0 @@
-pub list_{{plural}}: List{{Plural}},
-pub get_{{name}}: Get{{Name}},
-pub create_{{name}}: Create{{Name}},
-pub update_{{name}}: Update{{Name}},
-pub delete_{{name}}: Delete{{Name}},
