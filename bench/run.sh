@@ -13,7 +13,8 @@
 #   KEEL_API_BIN=… ARGON2_PROBE=…/argon2-cpu bench/run.sh # prebuilt binaries, no cargo
 #
 # Ceilings (pgbench -M prepared, CONNECTIONS clients, the exact SQL of the route, bench/pgbench):
-#   list, get, create, and vote (one script run = a vote added and deleted: counted as two)
+#   list, get, create, and vote (one script run = a vote added and deleted: counted as two);
+#   create and vote run with the api's outbox wake-ups beside them (bench/pgbench/wake.sql)
 # Scenarios (each against a freshly started api; the memory figures are that process's):
 #   health      GET /health
 #   list        GET /api/v1/posts?limit=10&skip=10*uniform(0..19), a random user's token
@@ -197,10 +198,19 @@ PY
 run_ceiling() { # round name
   local round=$1 name=$2 out load
   [ "$name" = vote ] && reset_bench_votes
+  # The writes' outbox wake-ups, as the api sends them: one NOTIFY per 10 ms at most, on a
+  # connection of its own with synchronous_commit off (bench/pgbench/wake.sql).
+  local wake_pid=""
+  if [ "$name" = create ] || [ "$name" = vote ]; then
+    PGOPTIONS='-c synchronous_commit=off' pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared \
+      -c 1 -R 100 -T "$duration_s" -f bench/pgbench/wake.sql "$DB" >/dev/null 2>&1 &
+    wake_pid=$!
+  fi
   load=$(load_average)
   out=$(pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
     -T "$duration_s" -D posts="$POSTS" -D bench_users="$TOKEN_USERS" -D pages="${BENCH_LIST_PAGES:-20}" \
     -f "bench/pgbench/$name.sql" "$DB" 2>&1) || { echo "pgbench $name failed: $out" >&2; exit 1; }
+  [ -z "$wake_pid" ] || wait "$wake_pid" || true
   python3 - "$round" "$name" "$load" "$out" >>"$RUNS" <<'PY'
 import json, re, sys
 round_, name, load, out = sys.argv[1:]

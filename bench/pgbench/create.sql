@@ -1,13 +1,14 @@
 -- The SQL keel sends for POST /api/v1/posts (captured with log_statement=all; sqlx prepares
--- every statement, BEGIN and COMMIT are simple queries): the bearer token's user, then one
--- transaction inserting the post and its post.created outbox event. Same distributions as
--- bench/wrk/create.lua: a random benchmark user. pgbench -D sets bench_users.
+-- every statement): the bearer token's user, the new post's id from its sequence, then ONE
+-- statement (a CTE) inserting the post and its post.created outbox event — no explicit
+-- transaction, no NOTIFY inside. keel binds the instants, the event key, the topic and the
+-- payload as parameters; here they are written as SQL (the casts replace the types keel's
+-- driver sends). The api's coalesced wake-ups are bench/pgbench/wake.sql, run beside this
+-- script by bench/run.sh. Same distributions as bench/wrk/create.lua: a random benchmark user.
+-- pgbench -D sets bench_users.
 \set user random(1, :bench_users)
 \set one 1
 \set published true
-\set attempts 0
 SELECT "users"."id", "users"."email", "users"."password_hash", "users"."created_at" FROM "users" WHERE "users"."id" = :user LIMIT :one;
-BEGIN;
-INSERT INTO "posts" ("title", "content", "published", "created_at", "updated_at", "owner_id") VALUES ('Load test', 'Created by the pgbench ceiling.', :published, now(), now(), :user) RETURNING "id";
-INSERT INTO "outbox_events" ("event_key", "topic", "payload", "status", "attempts", "created_at", "available_at") VALUES (gen_random_uuid(), 'post.created', jsonb_build_object('post_id', currval('posts_id_seq'), 'owner_id', :user::bigint), 'pending', :attempts, now(), now());
-COMMIT;
+SELECT nextval(pg_get_serial_sequence('posts', 'id')) AS id \gset
+WITH changed AS (INSERT INTO posts (id, title, content, published, created_at, updated_at, owner_id) VALUES (:id::bigint, 'Load test', 'Created by the pgbench ceiling.', :published::boolean, now(), now(), :user::bigint) RETURNING id), recorded AS (INSERT INTO outbox_events (event_key, topic, payload, status, attempts, created_at, available_at) SELECT e.event_key, e.topic, e.payload, 'pending', 0, now(), now() FROM (SELECT 1 FROM changed LIMIT 1) AS c CROSS JOIN (VALUES (gen_random_uuid(), 'post.created'::text, jsonb_build_object('post_id', :id::bigint, 'owner_id', :user::bigint))) AS e (event_key, topic, payload)) SELECT EXISTS (SELECT 1 FROM changed) AS changed;

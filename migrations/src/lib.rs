@@ -24,6 +24,7 @@ mod m20261128_000001_initial;
 mod m20261201_000002_outbox_notify;
 mod m20261202_000003_posts_feed_covering;
 mod m20261203_000004_oauth_flows;
+mod m20261207_000005_outbox_notify_after_commit;
 // @new-resource: migration-modules
 
 pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_outbox_notify::Migration),
             Box::new(m20261202_000003_posts_feed_covering::Migration),
             Box::new(m20261203_000004_oauth_flows::Migration),
+            Box::new(m20261207_000005_outbox_notify_after_commit::Migration),
             // @new-resource: migration-list
         ]
     }
@@ -69,6 +71,7 @@ mod tests {
                 "m20261201_000002_outbox_notify",
                 "m20261202_000003_posts_feed_covering",
                 "m20261203_000004_oauth_flows",
+                "m20261207_000005_outbox_notify_after_commit",
                 // @new-resource: migration-names
             ]
         );

@@ -1,8 +1,12 @@
 //! Voting on posts.
+//!
+//! The domain decides ([`VoteCommand::decide`]); the store makes the requested change and
+//! reports what it found in the same atomic step ([`Votes::cast`]), so a vote is one store call:
+//! no read of the post or of the vote before the write.
 
 use keel_domain::post::PostId;
 use keel_domain::vote::{VoteChange, VoteCommand, VoteRuleError};
-use keel_ports::{Posts, StoreError, Votes};
+use keel_ports::{StoreError, VoteCast, Votes};
 use std::sync::Arc;
 
 /// Why a vote failed.
@@ -22,64 +26,56 @@ pub enum VoteError {
 /// Adds or removes the caller's vote on a post (`POST /vote`).
 #[derive(Clone)]
 pub struct CastVote {
-    posts: Arc<dyn Posts>,
     votes: Arc<dyn Votes>,
 }
 
 impl CastVote {
     /// Wires the use case.
-    pub fn new(posts: Arc<dyn Posts>, votes: Arc<dyn Votes>) -> Self {
-        Self { posts, votes }
+    pub fn new(votes: Arc<dyn Votes>) -> Self {
+        Self { votes }
     }
 
-    /// Applies the command; the post is checked before the vote.
+    /// Applies the command: the store attempts the change the command asks for
+    /// ([`VoteCommand::requested_change`]) and the domain judges what the store found.
     ///
     /// # Errors
-    /// [`VoteError::PostNotFound`] first, then the rule errors. Concurrent identical votes end
-    /// as [`VoteRuleError::AlreadyVoted`] / [`VoteRuleError::VoteNotFound`], never a failure.
+    /// [`VoteError::PostNotFound`] first (also for a post deleted meanwhile), then the rule
+    /// errors. Concurrent identical votes end as [`VoteRuleError::AlreadyVoted`] /
+    /// [`VoteRuleError::VoteNotFound`], never a failure.
     #[tracing::instrument(name = "use_case.cast_vote", skip_all)]
     pub async fn execute(&self, command: VoteCommand) -> Result<VoteChange, VoteError> {
-        let visible = self
-            .posts
-            .find(command.post)
-            .await?
-            .is_some_and(|post| post.is_visible_to(command.user));
-        if !visible {
-            return Err(VoteError::PostNotFound(command.post));
-        }
-        let exists = self.votes.exists(command.user, command.post).await?;
-        let change = command.decide(exists)?;
-        let events = command.events(change);
-        let stored = match change {
-            VoteChange::Add => self.votes.add(command.user, command.post, &events).await,
-            VoteChange::Remove => self.votes.remove(command.user, command.post, &events).await,
+        let requested = command.requested_change();
+        let events = command.events(requested);
+        let cast = self
+            .votes
+            .cast(command.user, command.post, requested, &events)
+            .await;
+        let already_voted = match cast {
+            Ok(VoteCast::Found { already_voted }) => already_voted,
+            // A key refused the change: a concurrent request got there first, so the condition
+            // the change needed did not hold (the contract reports this as a finding; a store
+            // that reports it as a conflict still gets the rule's answer, not a failure).
+            Err(StoreError::Conflict) => !requested.needs_existing_vote(),
+            Ok(VoteCast::PostNotVisible) | Err(StoreError::Missing) => {
+                return Err(VoteError::PostNotFound(command.post));
+            }
+            Err(e) => return Err(e.into()),
         };
-        match (stored, change) {
-            (Ok(()), _) => Ok(change),
-            (Err(StoreError::Conflict), VoteChange::Add) => Err(VoteRuleError::AlreadyVoted {
-                user: command.user,
-                post: command.post,
-            }
-            .into()),
-            (Err(StoreError::Missing), VoteChange::Add) => {
-                Err(VoteError::PostNotFound(command.post))
-            }
-            (Err(StoreError::Missing), VoteChange::Remove) => {
-                Err(VoteRuleError::VoteNotFound.into())
-            }
-            (Err(e), _) => Err(e.into()),
-        }
+        let change = command.decide(already_voted)?;
+        // `decide` allows exactly the requested change, which the store then wrote.
+        debug_assert_eq!(change, requested);
+        Ok(change)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fixtures::*;
+    use crate::fixtures::unavailable;
     use keel_domain::event::DomainEvent;
     use keel_domain::user::UserId;
     use keel_domain::vote::Direction;
-    use keel_ports::{MockPosts, MockVotes};
+    use keel_ports::MockVotes;
 
     fn command(direction: Direction) -> VoteCommand {
         VoteCommand {
@@ -89,31 +85,31 @@ mod tests {
         }
     }
 
-    fn posts_with(post: Option<keel_domain::post::Post>) -> MockPosts {
-        let mut posts = MockPosts::new();
-        posts.expect_find().returning(move |_| Ok(post.clone()));
-        posts
+    fn votes_finding(found: Result<VoteCast, StoreError>) -> MockVotes {
+        let mut votes = MockVotes::new();
+        let found = std::sync::Mutex::new(Some(found));
+        votes
+            .expect_cast()
+            .times(1)
+            .returning(move |_, _, _, _| found.lock().expect("lock").take().expect("cast once"));
+        votes
     }
 
-    async fn cast(
-        posts: MockPosts,
-        votes: MockVotes,
-        direction: Direction,
-    ) -> Result<VoteChange, VoteError> {
-        CastVote::new(Arc::new(posts), Arc::new(votes))
+    async fn cast(votes: MockVotes, direction: Direction) -> Result<VoteChange, VoteError> {
+        CastVote::new(Arc::new(votes))
             .execute(command(direction))
             .await
     }
 
     #[tokio::test]
-    async fn an_up_vote_is_stored_with_its_event() {
+    async fn an_up_vote_asks_the_store_to_add_with_its_event() {
         let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(false));
         votes
-            .expect_add()
-            .withf(|u, p, events| {
+            .expect_cast()
+            .withf(|u, p, change, events| {
                 *u == UserId::new(1)
                     && *p == PostId::new(7)
+                    && *change == VoteChange::Add
                     && events
                         == [DomainEvent::VoteCreated {
                             post_id: PostId::new(7),
@@ -121,125 +117,100 @@ mod tests {
                         }]
             })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| {
+                Ok(VoteCast::Found {
+                    already_voted: false,
+                })
+            });
         assert_eq!(
-            cast(posts_with(Some(post(7, 2, true))), votes, Direction::Up)
-                .await
-                .expect("added"),
+            cast(votes, Direction::Up).await.expect("added"),
             VoteChange::Add
         );
     }
 
     #[tokio::test]
-    async fn removing_a_vote_stores_vote_deleted() {
+    async fn removing_asks_the_store_to_remove_with_vote_deleted() {
         let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(true));
         votes
-            .expect_remove()
-            .withf(|_, _, events| {
-                events
-                    == [DomainEvent::VoteDeleted {
-                        post_id: PostId::new(7),
-                        user_id: UserId::new(1),
-                    }]
+            .expect_cast()
+            .withf(|_, _, change, events| {
+                *change == VoteChange::Remove
+                    && events
+                        == [DomainEvent::VoteDeleted {
+                            post_id: PostId::new(7),
+                            user_id: UserId::new(1),
+                        }]
             })
-            .returning(|_, _, _| Ok(()));
+            .times(1)
+            .returning(|_, _, _, _| {
+                Ok(VoteCast::Found {
+                    already_voted: true,
+                })
+            });
         assert_eq!(
-            cast(posts_with(Some(post(7, 2, true))), votes, Direction::Remove)
-                .await
-                .expect("removed"),
+            cast(votes, Direction::Remove).await.expect("removed"),
             VoteChange::Remove
         );
     }
 
     #[tokio::test]
-    async fn the_post_is_checked_before_the_vote() {
-        let err = cast(posts_with(None), MockVotes::new(), Direction::Up)
-            .await
-            .expect_err("missing post");
-        assert!(matches!(err, VoteError::PostNotFound(id) if id == PostId::new(7)));
-        assert_eq!(err.to_string(), "Post with id: 7 does not exist");
-        // Someone else's draft is as good as missing.
-        let err = cast(
-            posts_with(Some(post(7, 2, false))),
-            MockVotes::new(),
-            Direction::Up,
-        )
-        .await
-        .expect_err("draft");
-        assert!(matches!(err, VoteError::PostNotFound(_)));
+    async fn an_invisible_or_vanished_post_is_not_found() {
+        for found in [Ok(VoteCast::PostNotVisible), Err(StoreError::Missing)] {
+            let err = cast(votes_finding(found), Direction::Up)
+                .await
+                .expect_err("missing post");
+            assert!(matches!(err, VoteError::PostNotFound(id) if id == PostId::new(7)));
+            assert_eq!(err.to_string(), "Post with id: 7 does not exist");
+        }
     }
 
     #[tokio::test]
-    async fn rule_errors_come_from_the_domain() {
-        let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(true));
-        let err = cast(posts_with(Some(post(7, 2, true))), votes, Direction::Up)
-            .await
-            .expect_err("already");
+    async fn what_the_store_found_is_judged_by_the_domain_rules() {
+        let err = cast(
+            votes_finding(Ok(VoteCast::Found {
+                already_voted: true,
+            })),
+            Direction::Up,
+        )
+        .await
+        .expect_err("already");
+        assert!(matches!(
+            err,
+            VoteError::Rule(VoteRuleError::AlreadyVoted { .. })
+        ));
         assert_eq!(err.to_string(), "user 1 has already voted on post 7");
 
-        let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(false));
-        let err = cast(posts_with(Some(post(7, 2, true))), votes, Direction::Remove)
-            .await
-            .expect_err("none");
+        let err = cast(
+            votes_finding(Ok(VoteCast::Found {
+                already_voted: false,
+            })),
+            Direction::Remove,
+        )
+        .await
+        .expect_err("none");
         assert!(matches!(err, VoteError::Rule(VoteRuleError::VoteNotFound)));
     }
 
     #[tokio::test]
-    async fn races_end_as_rule_errors_not_failures() {
-        let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(false));
-        votes
-            .expect_add()
-            .returning(|_, _, _| Err(StoreError::Conflict));
-        let err = cast(posts_with(Some(post(7, 2, true))), votes, Direction::Up)
+    async fn store_failures_surface() {
+        let err = cast(votes_finding(Err(unavailable())), Direction::Remove)
+            .await
+            .expect_err("down");
+        assert!(matches!(err, VoteError::Store(StoreError::Unavailable(_))));
+    }
+
+    #[tokio::test]
+    async fn a_conflict_reported_by_the_store_is_the_rule_answer_not_a_failure() {
+        let err = cast(votes_finding(Err(StoreError::Conflict)), Direction::Up)
             .await
             .expect_err("lost race");
         assert!(matches!(
             err,
             VoteError::Rule(VoteRuleError::AlreadyVoted { .. })
         ));
-
-        let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(false));
-        votes
-            .expect_add()
-            .returning(|_, _, _| Err(StoreError::Missing));
-        let err = cast(posts_with(Some(post(7, 2, true))), votes, Direction::Up)
+        let err = cast(votes_finding(Err(StoreError::Conflict)), Direction::Remove)
             .await
-            .expect_err("post deleted");
-        assert!(matches!(err, VoteError::PostNotFound(_)));
-
-        let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(true));
-        votes
-            .expect_remove()
-            .returning(|_, _, _| Err(StoreError::Missing));
-        let err = cast(posts_with(Some(post(7, 2, true))), votes, Direction::Remove)
-            .await
-            .expect_err("removed twice");
+            .expect_err("lost race");
         assert!(matches!(err, VoteError::Rule(VoteRuleError::VoteNotFound)));
-    }
-
-    #[tokio::test]
-    async fn store_failures_surface() {
-        let mut posts = MockPosts::new();
-        posts.expect_find().returning(|_| Err(unavailable()));
-        let err = cast(posts, MockVotes::new(), Direction::Up)
-            .await
-            .expect_err("down");
-        assert!(matches!(err, VoteError::Store(StoreError::Unavailable(_))));
-
-        let mut votes = MockVotes::new();
-        votes.expect_exists().returning(|_, _| Ok(true));
-        votes
-            .expect_remove()
-            .returning(|_, _, _| Err(unavailable()));
-        let err = cast(posts_with(Some(post(7, 2, true))), votes, Direction::Remove)
-            .await
-            .expect_err("down");
-        assert!(matches!(err, VoteError::Store(_)));
     }
 }

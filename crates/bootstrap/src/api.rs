@@ -35,8 +35,8 @@ use keel_persistence::{
     SeaOAuthAccounts, SeaOAuthFlows, SeaPosts, SeaSessions, SeaUsers, SeaVotes,
 };
 use keel_ports::{
-    Clock, IdentityProvider, OAuthAccounts, OAuthFlows, PasswordHasher, Posts, Random, RateLimiter,
-    Sessions, TokenCodec, Users, Votes,
+    Clock, IdentityProvider, OAuthAccounts, OAuthFlows, OutboxWaker, PasswordHasher, Posts, Random,
+    RateLimiter, Sessions, TokenCodec, Users, Votes,
 };
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
@@ -190,6 +190,9 @@ pub fn edge_settings(config: &Config) -> anyhow::Result<EdgeSettings> {
 
 /// Builds every use case from the adapters; `redis` backs the rate limiter when given.
 ///
+/// # Panics
+/// On PostgreSQL, outside a tokio runtime (the outbox waker's task is spawned on it).
+///
 /// # Errors
 /// When an adapter cannot be built from the configuration.
 pub fn use_cases(
@@ -202,8 +205,9 @@ pub fn use_cases(
 
 /// The adapters every server worker shares — clock, password hasher (its threads), token codec,
 /// rate limiter (one budget per client, whichever worker serves it), OAuth providers and, with
-/// Redis, the OAuth flow store — so that each worker can build its use cases on its own
-/// database pool ([`SharedAdapters::use_cases`]).
+/// Redis, the OAuth flow store, and the outbox waker (one per process, so wake-ups coalesce
+/// across workers) — so that each worker can build its use cases on its own database pool
+/// ([`SharedAdapters::use_cases`]).
 #[derive(Clone)]
 pub struct SharedAdapters {
     clock: Arc<dyn Clock>,
@@ -215,11 +219,16 @@ pub struct SharedAdapters {
     /// The Redis flow store; `None`: flows live in the database.
     redis_flows: Option<Arc<dyn OAuthFlows>>,
     flow_policy: FlowPolicy,
+    /// Wakes the outbox's workers after a commit that recorded events.
+    waker: Arc<dyn OutboxWaker>,
 }
 
 impl SharedAdapters {
     /// Builds the shared adapters from the configuration; `redis` backs the rate limiter and
     /// the OAuth flow store when given.
+    ///
+    /// # Panics
+    /// On PostgreSQL, outside a tokio runtime (the outbox waker's task is spawned on it).
     ///
     /// # Errors
     /// When an adapter cannot be built from the configuration.
@@ -263,6 +272,12 @@ impl SharedAdapters {
                 i64::try_from(config.oauth.state_expire_seconds).unwrap_or(i64::MAX / 2),
             ),
         };
+        // PostgreSQL: `NOTIFY` after the commit, at most once per interval per process, on a
+        // connection of its own (`keel_persistence::PgNotifyWaker`). SQLite: workers poll.
+        let waker = keel_persistence::outbox_waker(
+            config.database.url.expose_secret(),
+            keel_persistence::DEFAULT_WAKE_INTERVAL,
+        );
         Ok(Self {
             clock,
             hasher,
@@ -272,6 +287,7 @@ impl SharedAdapters {
             providers,
             redis_flows,
             flow_policy,
+            waker,
         })
     }
 
@@ -282,9 +298,10 @@ impl SharedAdapters {
         let hasher = self.hasher.clone();
         let tokens = self.tokens.clone();
         let policy = self.policy;
-        let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone()));
-        let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone()));
-        let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone()));
+        let waker = self.waker.clone();
+        let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone(), waker.clone()));
+        let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone(), waker.clone()));
+        let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone(), waker));
         let sessions: Arc<dyn Sessions> = Arc::new(SeaSessions::new(db.clone()));
         // @new-resource: bootstrap-repositories
         let flows: Arc<dyn OAuthFlows> = match &self.redis_flows {
@@ -339,7 +356,7 @@ impl SharedAdapters {
             create_post: CreatePost::new(posts.clone(), clock.clone()),
             update_post: UpdatePost::new(posts.clone(), clock),
             delete_post: DeletePost::new(posts.clone()),
-            cast_vote: CastVote::new(posts, votes),
+            cast_vote: CastVote::new(votes),
         }
     }
 }

@@ -47,6 +47,21 @@ pub enum VoteChange {
     Remove,
 }
 
+impl VoteChange {
+    /// Whether the change needs the voter's vote to exist: a removal does, an addition needs
+    /// it absent. [`VoteCommand::decide`] allows a change exactly when this matches whether the
+    /// vote exists, so a store can make the change and test this condition in one atomic step
+    /// (an insert that does nothing on the key, a delete that finds no row) and report what
+    /// it found to `decide`.
+    #[must_use]
+    pub fn needs_existing_vote(self) -> bool {
+        match self {
+            Self::Add => false,
+            Self::Remove => true,
+        }
+    }
+}
+
 /// Why a vote command is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum VoteRuleError {
@@ -80,14 +95,27 @@ impl VoteCommand {
     /// # Errors
     /// [`VoteRuleError::AlreadyVoted`] or [`VoteRuleError::VoteNotFound`].
     pub fn decide(&self, already_voted: bool) -> Result<VoteChange, VoteRuleError> {
-        match (self.direction, already_voted) {
-            (Direction::Up, false) => Ok(VoteChange::Add),
-            (Direction::Up, true) => Err(VoteRuleError::AlreadyVoted {
+        let change = self.requested_change();
+        if change.needs_existing_vote() == already_voted {
+            return Ok(change);
+        }
+        match change {
+            VoteChange::Add => Err(VoteRuleError::AlreadyVoted {
                 user: self.user,
                 post: self.post,
             }),
-            (Direction::Remove, true) => Ok(VoteChange::Remove),
-            (Direction::Remove, false) => Err(VoteRuleError::VoteNotFound),
+            VoteChange::Remove => Err(VoteRuleError::VoteNotFound),
+        }
+    }
+
+    /// The change the command asks for — [`VoteChange::Add`] for [`Direction::Up`],
+    /// [`VoteChange::Remove`] for [`Direction::Remove`] — which [`VoteCommand::decide`] allows
+    /// or refuses once the vote's existence is known.
+    #[must_use]
+    pub fn requested_change(&self) -> VoteChange {
+        match self.direction {
+            Direction::Up => VoteChange::Add,
+            Direction::Remove => VoteChange::Remove,
         }
     }
 
@@ -181,6 +209,32 @@ mod tests {
             command(1, Direction::Remove).decide(false),
             Err(VoteRuleError::VoteNotFound)
         );
+    }
+
+    #[test]
+    fn decide_allows_the_requested_change_exactly_when_its_condition_holds() {
+        for direction in [Direction::Up, Direction::Remove] {
+            let c = command(1, direction);
+            let change = c.requested_change();
+            for already_voted in [false, true] {
+                let allowed = change.needs_existing_vote() == already_voted;
+                assert_eq!(
+                    c.decide(already_voted).ok(),
+                    allowed.then_some(change),
+                    "{direction:?} with already_voted = {already_voted}"
+                );
+            }
+        }
+        assert_eq!(
+            command(1, Direction::Up).requested_change(),
+            VoteChange::Add
+        );
+        assert!(!VoteChange::Add.needs_existing_vote());
+        assert_eq!(
+            command(1, Direction::Remove).requested_change(),
+            VoteChange::Remove
+        );
+        assert!(VoteChange::Remove.needs_existing_vote());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! relay — the delivery side of the outbox ([`Outbox`]) and the places events go ([`EventSink`]),
 //! the rate limiter's counters ([`RateLimiter`]), and the OAuth / OpenID Connect identity
 //! providers ([`IdentityProvider`]) with the identities linked to users ([`OAuthAccounts`]),
-//! the flows in progress ([`OAuthFlows`]) and the randomness of their secrets ([`Random`]).
+//! the flows in progress ([`OAuthFlows`]) and the randomness of their secrets ([`Random`]), and
+//! the wake-up that tells the outbox's workers events have committed ([`OutboxWaker`]).
 //! Each trait's doc comment is its
 //! contract; adapters keep it and tests hold them to it.
 //!
@@ -32,6 +33,7 @@ mod sink;
 mod tokens;
 mod users;
 mod votes;
+mod waker;
 // @new-resource: ports-modules
 
 pub use clock::Clock;
@@ -48,7 +50,8 @@ pub use sessions::Sessions;
 pub use sink::{DeliveryError, EventSink};
 pub use tokens::{AccessClaims, RefreshClaims, TokenCodec, TokenError};
 pub use users::Users;
-pub use votes::Votes;
+pub use votes::{VoteCast, Votes};
+pub use waker::OutboxWaker;
 // @new-resource: ports-exports
 
 #[cfg(feature = "mocks")]
@@ -79,4 +82,6 @@ pub use tokens::MockTokenCodec;
 pub use users::MockUsers;
 #[cfg(feature = "mocks")]
 pub use votes::MockVotes;
+#[cfg(feature = "mocks")]
+pub use waker::MockOutboxWaker;
 // @new-resource: ports-mocks

@@ -1,1 +1,1 @@
-let {{plural}}: Arc<dyn {{Plural}}> = Arc::new(Sea{{Plural}}::new(db.clone()));
+let {{plural}}: Arc<dyn {{Plural}}> = Arc::new(Sea{{Plural}}::new(db.clone(), self.waker.clone()));

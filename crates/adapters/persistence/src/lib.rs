@@ -3,12 +3,14 @@
 //! keel's storage adapter: SeaORM repositories implementing the storage ports of
 //! [`keel_ports`] — [`SeaUsers`], [`SeaPosts`], [`SeaVotes`], [`SeaSessions`] — on PostgreSQL
 //! and SQLite with the same code, the outbox's delivery side ([`SeaOutbox`], woken by
-//! [`OutboxListener`] on PostgreSQL), plus opening the pool ([`connect`], [`ping`]) and running
-//! the migrations of `keel-migrations` ([`migrate_up`] and friends).
+//! [`OutboxListener`] on PostgreSQL) and its wake-ups ([`PgNotifyWaker`], [`outbox_waker`]),
+//! plus opening the pool ([`connect`], [`ping`]) and running the migrations of
+//! `keel-migrations` ([`migrate_up`] and friends).
 //!
 //! Guarantees every repository keeps:
 //! - each state change and its domain events (as `outbox_events` rows) commit in one
-//!   transaction, or neither does;
+//!   transaction, or neither does; after such a commit (never inside the transaction) the
+//!   repository wakes the outbox's workers through its [`keel_ports::OutboxWaker`];
 //! - races end as [`keel_ports::StoreError::Conflict`] (a unique key or an optimistic version
 //!   decided them), references to vanished rows as [`keel_ports::StoreError::Missing`], and an
 //!   unreachable database as [`keel_ports::StoreError::Unavailable`] — never as a panic;
@@ -34,6 +36,7 @@ mod sessions;
 mod transaction;
 mod users;
 mod votes;
+mod waker;
 // @new-resource: persistence-modules
 
 pub use connection::{
@@ -47,4 +50,5 @@ pub use posts::SeaPosts;
 pub use sessions::SeaSessions;
 pub use users::SeaUsers;
 pub use votes::SeaVotes;
+pub use waker::{DEFAULT_WAKE_INTERVAL, NoWakeUps, PgNotifyWaker, outbox_waker};
 // @new-resource: persistence-exports

@@ -22,6 +22,11 @@
 //! apply it twice. Those fail as [`keel_ports::StoreError::Unavailable`] (503) as before; their
 //! pool is still evicted, so the next request finds a live connection.
 //!
+//! On PostgreSQL the post writes and the vote are single statements outside a transaction (the
+//! change and its outbox row in one CTE), so they have no `BEGIN` to retry: a post's creation
+//! draws its id first (a read, retried), and in the api every write request reads before it
+//! writes (the bearer token's user), which evicts the dead connections before the write runs.
+//!
 //! SQLite connections are files, not sockets: nothing is evicted there, and its errors are not
 //! connection losses.
 

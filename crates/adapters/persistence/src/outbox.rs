@@ -5,6 +5,10 @@
 //! Each row gets a fresh UUID v4 `event_key` (the idempotency key of every delivery), the
 //! event's topic, its JSON payload, status `pending`, no attempts, and `created_at =
 //! available_at = now`.
+//!
+//! On PostgreSQL a single-row change and its events can also be one statement
+//! ([`postgres_write_with_events`]): one round trip instead of `BEGIN`, the change, the outbox
+//! insert and `COMMIT`.
 
 use crate::entity::outbox_event;
 use crate::error::{store_error, unreadable};
@@ -13,7 +17,9 @@ use keel_domain::Timestamp;
 use keel_domain::event::DomainEvent;
 use keel_ports::StoreError;
 use sea_orm::sea_query::{Expr, Query};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement, Value,
+};
 use uuid::Uuid;
 
 /// Status of an event not yet delivered.
@@ -57,4 +63,69 @@ pub(crate) async fn append(
     }
     txn.execute(&insert).await.map_err(store_error)?;
     Ok(())
+}
+
+/// PostgreSQL: the `VALUES` rows of `events` for an outbox insert inside a larger statement —
+/// `($n::uuid, $n+1::text, $n+2::jsonb), …` — with their parameters (a fresh event key, the
+/// topic, the payload) appended to `values`.
+pub(crate) fn postgres_event_rows(
+    values: &mut Vec<Value>,
+    events: &[DomainEvent],
+) -> Result<String, StoreError> {
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let n = values.len();
+        rows.push(format!(
+            "(${}::uuid, ${}::text, ${}::jsonb)",
+            n + 1,
+            n + 2,
+            n + 3
+        ));
+        let payload = serde_json::to_value(event)
+            .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))?;
+        values.extend([
+            Value::Uuid(Some(Uuid::new_v4())),
+            event.topic().into(),
+            Value::Json(Some(Box::new(payload))),
+        ]);
+    }
+    Ok(rows.join(", "))
+}
+
+/// PostgreSQL, one statement and one round trip (no explicit transaction): runs `write` — a
+/// data-modifying statement with a `RETURNING` clause, whose parameters are `values` (`$1`…) —
+/// and appends `events` to the outbox only if `write` returned a row. Returns whether it did.
+/// The sub-statements of one statement commit together, so the change and its events commit
+/// together or not at all.
+pub(crate) async fn postgres_write_with_events(
+    db: &DatabaseConnection,
+    write: &str,
+    mut values: Vec<Value>,
+    events: &[DomainEvent],
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let mut sql = format!("WITH changed AS ({write})");
+    if !events.is_empty() {
+        values.push(instant::value(DbBackend::Postgres, now));
+        let at = values.len();
+        let rows = postgres_event_rows(&mut values, events)?;
+        sql.push_str(&format!(
+            ", recorded AS (INSERT INTO outbox_events \
+                 (event_key, topic, payload, status, attempts, created_at, available_at) \
+             SELECT e.event_key, e.topic, e.payload, '{PENDING}', 0, ${at}, ${at} \
+             FROM (SELECT 1 FROM changed LIMIT 1) AS c \
+             CROSS JOIN (VALUES {rows}) AS e (event_key, topic, payload))"
+        ));
+    }
+    sql.push_str(" SELECT EXISTS (SELECT 1 FROM changed) AS changed");
+    db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await
+    .map_err(store_error)?
+    .ok_or_else(|| unreadable("a write statement returned no row"))?
+    .try_get::<bool>("", "changed")
+    .map_err(store_error)
 }

@@ -1,6 +1,6 @@
 //! The delivery side of the transactional outbox: [`SeaOutbox`] implements
 //! [`keel_ports::Outbox`] on PostgreSQL and SQLite, and [`OutboxListener`] wakes a worker when
-//! events commit (PostgreSQL `LISTEN`).
+//! events commit (PostgreSQL `LISTEN`; the writers' side is `crate::waker`).
 //!
 //! How a claim stays exclusive:
 //! - **PostgreSQL**: one `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n)
@@ -299,7 +299,8 @@ impl Outbox for SeaOutbox {
                 .map_err(store_error)?
                 .rows_affected();
             if backend == DbBackend::Postgres && requeued > 0 {
-                // Delivered at commit, like the insert trigger's.
+                // Delivered at commit. Unlike the write transactions (see `crate::waker`),
+                // this rare administrative command may notify inside its transaction.
                 txn.execute_unprepared(&format!(
                     "SELECT pg_notify('{}', '')",
                     keel_migrations::OUTBOX_NOTIFY_CHANNEL
@@ -423,8 +424,9 @@ pub enum Wake {
     ConnectionLost,
 }
 
-/// Wakes a worker when events commit: `LISTEN` on the channel the `outbox_events` insert
-/// trigger notifies (PostgreSQL only; SQLite workers poll).
+/// Wakes a worker when events commit: `LISTEN` on the channel the api's wake-ups
+/// ([`crate::PgNotifyWaker`]) and `requeue-failed` notify (PostgreSQL only; SQLite workers
+/// poll).
 pub struct OutboxListener {
     listener: PgListener,
 }

@@ -1,6 +1,10 @@
 //! [`Posts`] on SeaORM: posts, their read model, and the `post.*` events committed with each
 //! change.
 //!
+//! Writes: on PostgreSQL each change and its events are one statement (a CTE, see
+//! `outbox::postgres_write_with_events`; a new post draws its id first), on SQLite a
+//! `BEGIN IMMEDIATE` transaction; either way the outbox's workers are woken after the commit.
+//!
 //! The read model ([`PostView`]) joins the owner's public columns (never the password hash)
 //! and reads the maintained `posts.votes_count`, so no read aggregates the votes table. The
 //! feed is served by the `posts_feed_visible_idx` index (`created_at DESC, id DESC`, carrying
@@ -10,33 +14,40 @@
 use crate::entity::{post, user};
 use crate::error::{store_error, unreadable};
 use crate::lost_connection::once_more_if_lost;
-use crate::transaction::{begin, finish};
+use crate::transaction::{begin, finish_and_wake};
 use crate::users::{returned_id, stored_email};
+use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use async_trait::async_trait;
 use keel_domain::event::DomainEvent;
 use keel_domain::paging::Search;
 use keel_domain::post::{Content, NewPost, Post, PostId, Title};
 use keel_domain::user::UserId;
-use keel_ports::{Author, PostQuery, PostView, Posts, StoreError};
+use keel_ports::{Author, OutboxWaker, PostQuery, PostView, Posts, StoreError};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Select,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Select, Statement, Value,
 };
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Stored posts on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SeaPosts {
     db: DatabaseConnection,
+    wakeup: Wakeup,
 }
 
 impl SeaPosts {
-    /// Posts stored through `db`.
+    /// Posts stored through `db`; `waker` is woken after each commit that recorded events.
     #[must_use]
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, waker: Arc<dyn OutboxWaker>) -> Self {
+        Self {
+            db,
+            wakeup: Wakeup::new(waker),
+        }
     }
 }
 
@@ -44,9 +55,14 @@ impl SeaPosts {
 impl Posts for SeaPosts {
     #[tracing::instrument(name = "db.posts.create", skip_all, fields(otel.kind = "client"))]
     async fn create(&self, new: &NewPost) -> Result<Post, StoreError> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            let post = postgres_insert(&self.db, new).await?;
+            self.wakeup.wake();
+            return Ok(post);
+        }
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.posts.find", skip_all, fields(otel.kind = "client"))]
@@ -96,17 +112,106 @@ impl Posts for SeaPosts {
 
     #[tracing::instrument(name = "db.posts.replace", skip_all, fields(otel.kind = "client"))]
     async fn replace(&self, post: &Post, events: &[DomainEvent]) -> Result<(), StoreError> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            let values: Vec<Value> = vec![
+                post.title.as_str().into(),
+                post.content.as_str().into(),
+                post.published.into(),
+                instant::value(DbBackend::Postgres, post.updated_at),
+                post.id.get().into(),
+            ];
+            let write = "UPDATE posts SET title = $1, content = $2, published = $3, \
+                         updated_at = $4 WHERE id = $5 RETURNING id";
+            return self.postgres_write(write, values, events).await;
+        }
         let txn = begin(&self.db).await?;
         let outcome = update(&txn, post, events).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.posts.delete", skip_all, fields(otel.kind = "client"))]
     async fn delete(&self, id: PostId, events: &[DomainEvent]) -> Result<(), StoreError> {
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            // Votes go with the post (`ON DELETE CASCADE`).
+            let write = "DELETE FROM posts WHERE id = $1 RETURNING id";
+            return self
+                .postgres_write(write, vec![id.get().into()], events)
+                .await;
+        }
         let txn = begin(&self.db).await?;
         let outcome = remove(&txn, id, events).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
+}
+
+impl SeaPosts {
+    /// PostgreSQL: a change of one post and its events in one statement
+    /// ([`outbox::postgres_write_with_events`]); [`StoreError::Missing`] when no post changed.
+    async fn postgres_write(
+        &self,
+        write: &str,
+        values: Vec<Value>,
+        events: &[DomainEvent],
+    ) -> Result<(), StoreError> {
+        let changed =
+            outbox::postgres_write_with_events(&self.db, write, values, events, instant::now())
+                .await?;
+        if !changed {
+            return Err(StoreError::Missing);
+        }
+        if !events.is_empty() {
+            self.wakeup.wake();
+        }
+        Ok(())
+    }
+}
+
+/// PostgreSQL: the post's id drawn from its sequence first, so that the insert and its
+/// `post.created` event (whose payload carries the id) are one statement — two round trips
+/// instead of four (`BEGIN`, insert, outbox insert, `COMMIT`).
+async fn postgres_insert(db: &DatabaseConnection, new: &NewPost) -> Result<Post, StoreError> {
+    // Drawing the id is the first round trip and safe to repeat (a lost id is a gap): on a
+    // connection lost to a database restart it evicts the dead ones and runs again, so the
+    // write below finds a live connection.
+    let id = once_more_if_lost(db, || {
+        db.query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT nextval(pg_get_serial_sequence('posts', 'id')) AS id",
+        ))
+    })
+    .await
+    .map_err(store_error)?
+    .ok_or_else(|| unreadable("nextval returned no row"))?
+    .try_get::<i64>("", "id")
+    .map_err(store_error)?;
+    let id = PostId::new(id);
+    let created_at = instant::value(DbBackend::Postgres, new.created_at);
+    let values: Vec<Value> = vec![
+        id.get().into(),
+        new.draft.title.as_str().into(),
+        new.draft.content.as_str().into(),
+        new.draft.published.into(),
+        created_at,
+        new.owner_id.get().into(),
+    ];
+    // A missing owner fails the foreign key: `StoreError::Missing`.
+    let write = "INSERT INTO posts (id, title, content, published, created_at, updated_at, owner_id) \
+                 VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id";
+    let inserted =
+        outbox::postgres_write_with_events(db, write, values, &new.events(id), instant::now())
+            .await?;
+    if !inserted {
+        return Err(unreadable("INSERT … RETURNING id returned no row"));
+    }
+    Ok(Post {
+        id,
+        owner_id: new.owner_id,
+        title: new.draft.title.clone(),
+        content: new.draft.content.clone(),
+        published: new.draft.published,
+        created_at: new.created_at,
+        updated_at: new.created_at,
+    })
 }
 
 async fn insert(txn: &DatabaseTransaction, new: &NewPost) -> Result<Post, StoreError> {

@@ -12,6 +12,7 @@
 
 use crate::error::store_error;
 use crate::lost_connection::once_more_if_lost;
+use crate::waker::Wakeup;
 use keel_ports::StoreError;
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
@@ -49,4 +50,17 @@ pub(crate) async fn finish<T>(
             Err(err)
         }
     }
+}
+
+/// [`finish`] for a transaction that appended outbox events: once the commit succeeded, wakes
+/// the outbox's workers — after the commit, so they find the events, and outside the
+/// transaction, so the commit does not notify (see [`crate::waker`]).
+pub(crate) async fn finish_and_wake<T>(
+    txn: DatabaseTransaction,
+    outcome: Result<T, StoreError>,
+    wakeup: &Wakeup,
+) -> Result<T, StoreError> {
+    let value = finish(txn, outcome).await?;
+    wakeup.wake();
+    Ok(value)
 }

@@ -7,28 +7,34 @@
 use crate::entity::user;
 use crate::error::{store_error, unreadable};
 use crate::lost_connection::once_more_if_lost;
-use crate::transaction::{begin, finish};
+use crate::transaction::{begin, finish_and_wake};
+use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use async_trait::async_trait;
 use keel_domain::user::{Email, NewUser, PasswordHash, User, UserId};
-use keel_ports::{StoreError, Users};
+use keel_ports::{OutboxWaker, StoreError, Users};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, Value,
 };
+use std::sync::Arc;
 
 /// Stored users on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SeaUsers {
     db: DatabaseConnection,
+    wakeup: Wakeup,
 }
 
 impl SeaUsers {
-    /// Users stored through `db`.
+    /// Users stored through `db`; `waker` is woken after each commit that recorded events.
     #[must_use]
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, waker: Arc<dyn OutboxWaker>) -> Self {
+        Self {
+            db,
+            wakeup: Wakeup::new(waker),
+        }
     }
 }
 
@@ -38,7 +44,7 @@ impl Users for SeaUsers {
     async fn create(&self, new: &NewUser) -> Result<User, StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.users.find", skip_all, fields(otel.kind = "client"))]

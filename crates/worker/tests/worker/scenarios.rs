@@ -255,3 +255,71 @@ async fn a_refusing_receiver_dead_letters_and_requeue_and_purge_work_from_the_cl
     assert!(stderr.contains("OUTBOX_WEBHOOK_URL"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Rows of `sql` (a single `n` column) on the test database.
+async fn count(db: &TestDb, sql: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    db.connection()
+        .query_one_raw(sea_orm::Statement::from_string(db.backend(), sql))
+        .await
+        .expect("query")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("n")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_notify_trigger_api_writes_still_wake_an_idle_worker_at_once() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let app = TestApp::spawn(db).await;
+    assert_eq!(
+        count(
+            &app.db,
+            "SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'outbox_events_notify'"
+        )
+        .await,
+        0,
+        "write transactions do not notify"
+    );
+    let receiver = Receiver::start(Duration::ZERO).await;
+    // It polls once a minute: only a wake-up can deliver within the deadlines below.
+    let mut worker = spawn_worker(
+        &url,
+        &receiver,
+        &[("OUTBOX_DISPATCH_INTERVAL_SECONDS", "60")],
+    );
+    worker.ready().await;
+    // A wake-up sent before the worker listens is lost (by design: it polls then), so wait
+    // until its LISTEN is in place.
+    eventually(Duration::from_secs(20), "the worker's LISTEN", || async {
+        count(
+            &app.db,
+            "SELECT count(*) AS n FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .await
+            >= 1
+    })
+    .await;
+
+    let user = app.user("prompt").await;
+    for n in 0..20 {
+        app.create_post(&user, &format!("Prompt {n}"), true).await;
+    }
+    eventually(Duration::from_secs(10), "21 deliveries", || async {
+        receiver.count() >= 21
+    })
+    .await;
+    // Commit → delivery of every event, as the worker recorded it.
+    let slow = count(
+        &app.db,
+        "SELECT count(*) AS n FROM outbox_events \
+         WHERE processed_at - created_at > interval '2 seconds'",
+    )
+    .await;
+    assert_eq!(slow, 0, "every event delivered within 2 s of its commit");
+    assert!(worker.terminate(Duration::from_secs(15)).success());
+}

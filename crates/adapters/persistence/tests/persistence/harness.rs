@@ -5,7 +5,9 @@ use keel_domain::Timestamp;
 use keel_domain::post::{Content, NewPost, Post, PostDraft, Title};
 use keel_domain::user::{Email, NewUser, PasswordHash, User};
 use keel_persistence::entity::{outbox_event, post, refresh_token};
-use keel_persistence::{SeaPosts, SeaSessions, SeaUsers, SeaVotes, connect};
+use keel_persistence::{
+    DEFAULT_WAKE_INTERVAL, SeaPosts, SeaSessions, SeaUsers, SeaVotes, connect, outbox_waker,
+};
 use keel_ports::{Posts, Users};
 use keel_testkit::db::TestDb;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
@@ -25,17 +27,19 @@ pub struct Store {
     pub _db: TestDb,
 }
 
-/// A store on every configured backend.
+/// A store on every configured backend, with the production outbox waker (`NOTIFY` after
+/// each commit that recorded events on PostgreSQL, none on SQLite).
 pub async fn stores() -> Vec<Store> {
     let mut stores = Vec::new();
     for db in TestDb::all().await {
         let conn = connect(db.url(), None)
             .await
             .unwrap_or_else(|err| panic!("connect to {}: {err}", db.label()));
+        let waker = outbox_waker(db.url(), DEFAULT_WAKE_INTERVAL);
         stores.push(Store {
-            users: SeaUsers::new(conn.clone()),
-            posts: SeaPosts::new(conn.clone()),
-            votes: SeaVotes::new(conn.clone()),
+            users: SeaUsers::new(conn.clone(), waker.clone()),
+            posts: SeaPosts::new(conn.clone(), waker.clone()),
+            votes: SeaVotes::new(conn.clone(), waker),
             sessions: SeaSessions::new(conn.clone()),
             conn,
             label: db.label(),

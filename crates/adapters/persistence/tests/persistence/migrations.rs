@@ -82,7 +82,10 @@ async fn migrations_go_up_down_and_up_again() {
 async fn an_in_memory_sqlite_database_keeps_its_data_across_calls() {
     let conn = connect("sqlite::memory:", Some(8)).await.expect("connect");
     migrate_up(&conn).await.expect("migrate");
-    let users = SeaUsers::new(conn.clone());
+    let users = SeaUsers::new(
+        conn.clone(),
+        std::sync::Arc::new(keel_persistence::NoWakeUps),
+    );
     let created = users
         .create(&NewUser {
             email: email("memory@example.com"),

@@ -475,3 +475,68 @@ async fn committed_events_and_requeues_wake_postgres_listeners() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn writing_an_outbox_row_no_longer_notifies_inside_the_transaction() {
+    let Some(s) = stores().await.into_iter().find(|s| s.label == "postgres") else {
+        return;
+    };
+    let triggers = s
+        .conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'outbox_events_notify'",
+        ))
+        .await
+        .expect("read pg_trigger")
+        .expect("a row")
+        .try_get::<i64>("", "n")
+        .expect("count");
+    assert_eq!(triggers, 0, "the notify trigger is gone");
+    let mut listener = OutboxListener::connect(s._db.url())
+        .await
+        .expect("listen")
+        .expect("postgres");
+    // A raw insert, as a write transaction makes it, without the repository's wake-up.
+    seed(&s, 3, "post.created", at(0)).await;
+    assert_eq!(
+        listener.wait(Duration::from_millis(500)).await,
+        Wake::TimedOut,
+        "the commit itself sends no notification"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rapid_wake_ups_reach_a_listener_as_at_most_one_notify_per_interval() {
+    use keel_ports::OutboxWaker;
+    use sea_orm::sqlx::postgres::PgListener;
+    let Some(s) = stores().await.into_iter().find(|s| s.label == "postgres") else {
+        return;
+    };
+    let mut listener = PgListener::connect(s._db.url()).await.expect("connect");
+    listener
+        .listen(keel_migrations::OUTBOX_NOTIFY_CHANNEL)
+        .await
+        .expect("listen");
+    let interval = Duration::from_millis(50);
+    let waker = keel_persistence::PgNotifyWaker::spawn(s._db.url(), interval);
+
+    // 1,000 wake-ups over about 300 ms.
+    let started = std::time::Instant::now();
+    for n in 0..1_000 {
+        waker.wake();
+        if n % 10 == 0 {
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+    }
+    let burst = started.elapsed();
+    let mut received = 0_u128;
+    while let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), listener.recv()).await {
+        received += 1;
+    }
+    let bound = burst.as_millis() / interval.as_millis() + 2;
+    assert!(
+        (1..=bound).contains(&received),
+        "{received} notifications for 1,000 wake-ups over {burst:?} (at most {bound})"
+    );
+}

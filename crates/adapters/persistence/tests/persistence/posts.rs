@@ -6,7 +6,9 @@ use keel_domain::Timestamp;
 use keel_domain::paging::{Page, Search};
 use keel_domain::post::{NewPost, PostId};
 use keel_domain::user::UserId;
+use keel_domain::vote::VoteChange;
 use keel_ports::{PostQuery, Posts, StoreError, Votes};
+use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::json;
 use time::Duration;
 use time::macros::datetime;
@@ -158,7 +160,10 @@ async fn deleting_removes_the_post_and_its_votes_and_a_second_delete_is_missing(
         let owner = s.user("owner@example.com").await;
         let voter = s.user("voter@example.com").await;
         let post = s.post(&owner, "Doomed", true, at(0)).await;
-        s.votes.add(voter.id, post.id, &[]).await.expect("vote");
+        s.votes
+            .cast(voter.id, post.id, VoteChange::Add, &[])
+            .await
+            .expect("vote");
 
         let events = post.delete(owner.id).expect("owner may delete");
         s.posts.delete(post.id, &events).await.expect("delete");
@@ -168,11 +173,11 @@ async fn deleting_removes_the_post_and_its_votes_and_a_second_delete_is_missing(
             "[{}]",
             s.label
         );
-        assert!(
-            !s.votes.exists(voter.id, post.id).await.expect("exists"),
-            "[{}]",
-            s.label
-        );
+        let votes_left = keel_persistence::entity::vote::Entity::find()
+            .count(&s.conn)
+            .await
+            .expect("count votes");
+        assert_eq!(votes_left, 0, "[{}]", s.label);
         assert_eq!(
             s.events().await.last(),
             Some(&(
@@ -328,7 +333,10 @@ async fn views_read_the_maintained_vote_count() {
         let post = s.post(&owner, "popular", true, at(0)).await;
         for n in 0..3 {
             let voter = s.user(&format!("voter{n}@example.com")).await;
-            s.votes.add(voter.id, post.id, &[]).await.expect("vote");
+            s.votes
+                .cast(voter.id, post.id, VoteChange::Add, &[])
+                .await
+                .expect("vote");
         }
         assert_eq!(
             s.posts
@@ -347,4 +355,60 @@ async fn views_read_the_maintained_vote_count() {
         assert_eq!(listed[0].votes, 3, "[{}]", s.label);
         assert_eq!(s.votes_count(&post).await, 3, "[{}]", s.label);
     }
+}
+
+/// PostgreSQL: the transaction id that wrote the current version of the row `sql` selects.
+async fn writer(s: &crate::harness::Store, sql: &str) -> String {
+    use sea_orm::ConnectionTrait;
+    s.conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            sql,
+        ))
+        .await
+        .expect("read xmin")
+        .expect("a row")
+        .try_get::<String>("", "xid")
+        .expect("xmin as text")
+}
+
+#[tokio::test]
+async fn on_postgres_each_change_and_its_event_are_written_by_one_transaction() {
+    let Some(s) = stores().await.into_iter().find(|s| s.label == "postgres") else {
+        return;
+    };
+    let owner = s.user("owner@example.com").await;
+    let mut post = s.post(&owner, "atomic", true, at(0)).await;
+    let id = post.id.get();
+    let event = |topic: &str| {
+        format!("SELECT xmin::text AS xid FROM outbox_events WHERE topic = '{topic}'")
+    };
+    let row = format!("SELECT xmin::text AS xid FROM posts WHERE id = {id}");
+    assert_eq!(
+        writer(&s, &row).await,
+        writer(&s, &event("post.created")).await
+    );
+
+    let events = post
+        .replace(owner.id, draft("atomic again", true), at(5))
+        .expect("owner may edit");
+    s.posts.replace(&post, &events).await.expect("replace");
+    let updated = writer(&s, &row).await;
+    assert_eq!(updated, writer(&s, &event("post.updated")).await);
+    assert_ne!(updated, writer(&s, &event("post.created")).await);
+
+    // A change that finds no post writes no event.
+    let before = s.outbox().await.len();
+    let events = post.delete(owner.id).expect("owner may delete");
+    s.posts.delete(post.id, &events).await.expect("delete");
+    let again = s.posts.delete(post.id, &events).await;
+    assert!(matches!(again, Err(StoreError::Missing)), "{again:?}");
+    let topics: Vec<String> = s
+        .events()
+        .await
+        .split_off(before)
+        .into_iter()
+        .map(|(topic, _)| topic)
+        .collect();
+    assert_eq!(topics, ["post.deleted"]);
 }

@@ -4,7 +4,8 @@
 
 use crate::entity::{{name}};
 use crate::error::{store_error, unreadable};
-use crate::transaction::{begin, finish};
+use crate::transaction::{begin, finish_and_wake};
+use crate::waker::Wakeup;
 use crate::users::returned_id;
 use crate::{instant, outbox};
 use async_trait::async_trait;
@@ -14,24 +15,29 @@ use keel_domain::user::UserId;
 use keel_domain::{{name}}::{
     New{{Name}}, {{Name}}, {{Name}}Description, {{Name}}Id, {{Name}}Name,
 };
-use keel_ports::{StoreError, {{Plural}}};
+use keel_ports::{OutboxWaker, StoreError, {{Plural}}};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryOrder, QuerySelect,
 };
+use std::sync::Arc;
 
 /// Stored {{humans}} on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Sea{{Plural}} {
     db: DatabaseConnection,
+    wakeup: Wakeup,
 }
 
 impl Sea{{Plural}} {
-    /// {{Humans}} stored through `db`.
+    /// {{Humans}} stored through `db`; `waker` is woken after each commit that recorded events.
     #[must_use]
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, waker: Arc<dyn OutboxWaker>) -> Self {
+        Self {
+            db,
+            wakeup: Wakeup::new(waker),
+        }
     }
 }
 
@@ -41,7 +47,7 @@ impl {{Plural}} for Sea{{Plural}} {
     async fn create(&self, new: &New{{Name}}) -> Result<{{Name}}, StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.{{plural}}.find", skip_all, fields(otel.kind = "client"))]
@@ -73,14 +79,14 @@ impl {{Plural}} for Sea{{Plural}} {
     async fn replace(&self, {{name}}: &{{Name}}, events: &[DomainEvent]) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = update(&txn, {{name}}, events).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 
     #[tracing::instrument(name = "db.{{plural}}.delete", skip_all, fields(otel.kind = "client"))]
     async fn delete(&self, id: {{Name}}Id, events: &[DomainEvent]) -> Result<(), StoreError> {
         let txn = begin(&self.db).await?;
         let outcome = remove(&txn, id, events).await;
-        finish(txn, outcome).await
+        finish_and_wake(txn, outcome, &self.wakeup).await
     }
 }
 
