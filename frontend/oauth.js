@@ -1,5 +1,5 @@
 // OAuth: the providers the server offers, the buttons that start a sign-in or a link, and the
-// fragment the server's callback redirects to (SPEC §3 "OAuth frontend redirects").
+// fragment the server's callback redirects to (docs/contract.md, "Accounts and OAuth identities").
 
 import { ProblemError, request } from './api.js';
 import { logEvent } from './events.js';

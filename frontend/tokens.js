@@ -7,7 +7,7 @@
 // Why sessionStorage and not localStorage: localStorage is shared by every tab of the origin
 // and stays on disk after the browser closes, so a 30-day refresh token would outlive the
 // visit, and two tabs would rotate the same refresh token: the second rotation is a reuse,
-// which revokes the whole session family (SPEC §5). sessionStorage belongs to one tab and is
+// which revokes the whole session family (docs/contract.md, "Tokens and sessions"). sessionStorage belongs to one tab and is
 // gone when the tab closes. Neither is out of reach of a script injected into the page
 // (HttpOnly cookies would be, but the API's contract is bearer tokens); the defence there is the
 // Content-Security-Policy, which runs scripts only from this origin, and this GUI's rule of

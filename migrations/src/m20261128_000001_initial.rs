@@ -1,4 +1,4 @@
-//! The initial schema (SPEC §2): users, posts, votes, refresh-token sessions, OAuth accounts
+//! The initial schema (docs/contract.md, "Data model"): users, posts, votes, refresh-token sessions, OAuth accounts
 //! and the transactional outbox.
 //!
 //! Invariants the schema enforces on its own:
@@ -16,7 +16,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
-/// Creates every table of SPEC §2.
+/// Creates every table of the data model.
 pub(crate) struct Migration;
 
 impl MigrationName for Migration {

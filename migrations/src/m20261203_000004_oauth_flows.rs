@@ -5,7 +5,7 @@
 //! callback that takes it (`DELETE … RETURNING`, so a state is used at most once) and purged
 //! once expired. A flow that links an identity references its user and goes with it.
 //!
-//! `oauth_accounts.provider_issuer` completes the identity key (issuer, subject) of SPEC §9:
+//! `oauth_accounts.provider_issuer` completes the identity key (issuer, subject), docs/contract.md:
 //! the generic OpenID provider (and Microsoft's multi-tenant endpoint) can name different
 //! issuers under one provider name. Rows from before this migration have an empty issuer.
 

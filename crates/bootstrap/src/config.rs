@@ -1,6 +1,6 @@
 //! keel's typed configuration, read once from the environment (and a `.env` file).
 //!
-//! Every variable of SPEC §1 is optional and parsed here; a bad value stops start-up with a
+//! Every variable (`.env.example`, docs/contract.md#configuration) is optional and parsed here; a bad value stops start-up with a
 //! message naming the variable and the accepted values. The process environment overrides
 //! `.env`. Secrets are [`SecretString`]s and never printed.
 

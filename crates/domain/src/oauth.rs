@@ -3,7 +3,7 @@
 //!
 //! - the secrets of a flow ([`StateToken`], [`PkceVerifier`], [`Nonce`], [`BrowserBinding`]) are
 //!   made from random bytes the caller supplies (randomness is an argument), in the URL-safe
-//!   alphabet `A–Z a–z 0–9 - _` (a subset of the `A–Z a–z 0–9 - _ . ~` SPEC §12 allows);
+//!   alphabet `A–Z a–z 0–9 - _` (a subset of RFC 3986's unreserved characters `A–Z a–z 0–9 - _ . ~`);
 //! - a flow ([`OAuthFlow`]) is kept server-side under its state and accepted at the callback
 //!   only for its own provider, from the browser that started it, before it expires
 //!   ([`OAuthFlow::accept`]);
@@ -116,7 +116,7 @@ pub fn base64url(bytes: &[u8]) -> String {
     out
 }
 
-/// Whether `c` is one of the characters SPEC §12 allows in a `state`.
+/// Whether `c` is one of the characters allowed in a `state` (RFC 3986 unreserved).
 #[must_use]
 pub fn is_state_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
@@ -375,7 +375,7 @@ pub enum LinkDecision {
     Refuse(LinkRefusal),
 }
 
-/// Why an identity is refused (each is one `error_code` of SPEC §3).
+/// Why an identity is refused (each is one `error_code`, docs/contract.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LinkRefusal {
     /// A new identity without a usable email cannot become an account
@@ -395,7 +395,7 @@ pub enum LinkRefusal {
     ProviderAlreadyLinked,
 }
 
-/// The account rules of SPEC §9: a known identity logs its user in; in a `link/start` flow the
+/// The account rules (docs/contract.md, "Accounts and OAuth identities"): a known identity logs its user in; in a `link/start` flow the
 /// identity is attached to the signed-in user unless it belongs to someone else or that user
 /// already has this provider; otherwise a new identity links to the account with its email only
 /// when the provider verified that email, and creates a user when no account has it.

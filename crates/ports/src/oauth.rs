@@ -32,7 +32,7 @@ pub struct CodeExchange {
     pub nonce: String,
 }
 
-/// Why a provider could not produce an identity. Each maps to one `error_code` of SPEC §3.
+/// Why a provider could not produce an identity. Each maps to one `error_code` (docs/contract.md).
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     /// The provider (or its discovery, JWKS, token or profile endpoint) could not be reached or

@@ -12,7 +12,7 @@ use serde_json::Value;
 /// The signing key tests run with.
 pub const TEST_SECRET_KEY: &str = "keel-test-secret-key-0123456789abcdef";
 
-/// The default rate limits of SPEC §1, which [`TestApp`] raises: pass these to
+/// The default rate limits (`.env.example`, docs/contract.md), which [`TestApp`] raises: pass these to
 /// [`TestApp::spawn_with`] to test with the real ones.
 pub const REAL_RATE_LIMITS: [(&str, &str); 4] = [
     ("RATE_LIMIT_LOGIN_LIMIT", "10"),

@@ -462,7 +462,7 @@ describe('OAuth redirects', () => {
 describe('OAuth providers', () => {
   test('each provider the server lists becomes a sign-in link and, once signed in, a link button', async () => {
     // Until the OAuth routes land the server answers 404 here, so the list is stubbed in the
-    // browser: the shape is SPEC §3's. Everything else is the real server.
+    // browser: the shape is the documented one (docs/contract.md). Everything else is the real server.
     await api('POST', '/api/v1/users', { json: { email: 'judy@example.com', password: PASSWORD } });
     const session = await openPage(browser);
     const { page } = session;

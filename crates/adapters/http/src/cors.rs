@@ -1,4 +1,4 @@
-//! CORS from `CORS_ORIGINS`, without credentials (SPEC §3):
+//! CORS from `CORS_ORIGINS`, without credentials (docs/contract.md, "The edge"):
 //! - a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`) from an allowed
 //!   origin, for an allowed method and well-formed request headers, is answered 200 here with
 //!   `Access-Control-Allow-Origin` echoing the origin and the allowed methods;

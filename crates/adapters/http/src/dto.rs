@@ -1,4 +1,4 @@
-//! Response shapes of the HTTP contract (SPEC §3), exactly: no extra members, ids as integers,
+//! Response shapes of the HTTP contract (docs/contract.md), exactly: no extra members, ids as integers,
 //! timestamps as RFC 3339 UTC with microseconds.
 
 use keel_application::auth::TokenPair;

@@ -2,7 +2,7 @@
 //!
 //! Clients branch on these strings, so they are part of the contract: each is written once here
 //! (snake_case through serde), and [`crate::problem::Problem`], the route declarations
-//! ([`crate::routes::table`]), the OpenAPI document and the GUI's constants
+//! (`routes::table`), the OpenAPI document and the GUI's constants
 //! (`frontend/error-codes.js`, checked by a test) all use this enum. Renaming a variant's string
 //! is a breaking change of the API.
 

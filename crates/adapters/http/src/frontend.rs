@@ -1,4 +1,4 @@
-//! The browser GUI (SPEC §10): the files under `frontend/` at the repository root, embedded in
+//! The browser GUI (README, "Browser GUI"): the files under `frontend/` at the repository root, embedded in
 //! the binary at compile time and served at `/` (the page) and `/static/{file}` (its modules,
 //! style sheet and icon), so the release binary alone serves it — no build step, no CDN.
 //!

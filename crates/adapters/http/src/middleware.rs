@@ -365,7 +365,7 @@ pub(crate) fn canonical(path: &str) -> Option<String> {
     (out != path).then_some(out)
 }
 
-/// Rewrites the request path into its canonical form ([`canonical`]) before any other
+/// Rewrites the request path into its canonical form (see `canonical`: percent-encoded unreserved characters decoded) before any other
 /// middleware reads it; the path as sent stays the problem `instance`.
 pub async fn canonical_path(
     mut req: ServiceRequest,

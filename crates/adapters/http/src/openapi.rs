@@ -1,6 +1,6 @@
 //! The OpenAPI 3 document of every route, with every problem response and its `error_code`s.
 //!
-//! The operations are rendered from the route table ([`crate::routes::table`]): each
+//! The operations are rendered from the route table (`routes::table`): each
 //! declaration carries its summary, body, success, parameters and the exact `error_code`s it
 //! can answer, and the responses every route of its kind has are added here (401 for a bearer
 //! route, 413 for a route with a body, 429 and the limiter's 503 for a limited one, 500). The
@@ -160,6 +160,9 @@ fn operation(decl: &RouteDecl, op: &table::Operation) -> Value {
     }
     if decl.meta.bearer {
         value["security"] = json!([{ "bearerAuth": [] }]);
+    }
+    if let Some(policy) = decl.meta.policy {
+        value["x-rate-limit-policy"] = json!(policy.name());
     }
     value
 }

@@ -2,7 +2,7 @@
 //! the rate-limit headers.
 //!
 //! The policy a request spends is the one its route declares in the route table
-//! ([`crate::routes::table`]): [`charge`] runs in the per-route layer, after routing, so every
+//! (`routes::table`): `charge` runs in the per-route layer, after routing, so every
 //! spelling of a path that reaches a handler (`/api/v1/login`, `/api/login`,
 //! `/api/v1/log%69n`) spends the same budget. It runs before any extractor, so the order of
 //! checks is rate limit → authentication → validation → existence → ownership: an exhausted

@@ -1,5 +1,5 @@
 //! The one HTTP client every provider uses: a timeout on every request, the production address
-//! policy (SPEC §12), error classification, and the adapter that lets `openidconnect` send its
+//! policy, error classification, and the adapter that lets `openidconnect` send its
 //! requests through it.
 
 use crate::HttpOptions;
@@ -171,7 +171,7 @@ fn redacted(url: &Url) -> String {
     url.to_string()
 }
 
-/// The address policy of SPEC §12: outside production anything http(s) goes; in production
+/// The address policy of provider endpoints: outside production anything http(s) goes; in production
 /// only `https://` to a host that is not `localhost` nor a loopback, private, link-local,
 /// unique-local, shared or unspecified address.
 pub(crate) fn check_url(url: &Url, allow_insecure: bool) -> Result<(), HttpError> {

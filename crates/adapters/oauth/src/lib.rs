@@ -72,7 +72,7 @@ pub struct HttpOptions {
     /// The limit on every outbound request, connecting included (default 10 s).
     pub timeout: Duration,
     /// `true` outside production: `http://` URLs and loopback/private hosts are allowed (local
-    /// test providers). `false` in production (SPEC §12).
+    /// test providers). `false` in production (docs/operations.md).
     pub allow_insecure: bool,
 }
 

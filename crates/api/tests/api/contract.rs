@@ -1,6 +1,6 @@
 //! The OpenAPI contract: the served document equals the committed `docs/openapi.json` (so API
-//! changes are reviewed), every documented operation is routed, and every one declares its
-//! problem responses.
+//! changes are reviewed), every documented operation is routed, every one declares its problem
+//! responses, and the route table of `docs/contract.md` is the one the document describes.
 
 use keel_testkit::app::TestApp;
 use keel_testkit::db::TestDb;
@@ -95,4 +95,90 @@ async fn every_documented_operation_is_routed_and_declares_its_problems() {
             assert_ne!(res.status, 405, "{method} {concrete} is routed");
         }
     }
+}
+
+fn contract_page_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/contract.md")
+}
+
+/// The routes section of `docs/contract.md`: one row per operation of `document`.
+fn routes_markdown(document: &Value) -> String {
+    let mut out = String::from(
+        "| operation | what | auth | limit | success | problems (status: `error_code`s) |\n\
+         |---|---|---|---|---|---|\n",
+    );
+    let cell = |text: &str| text.replace('|', "\\|");
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let responses = operation["responses"].as_object().expect("responses");
+            let success: Vec<&str> = responses
+                .keys()
+                .filter(|s| s.as_str() < "400")
+                .map(String::as_str)
+                .collect();
+            let problems: Vec<String> = responses
+                .iter()
+                .filter(|(s, _)| s.as_str() >= "400")
+                .map(|(status, response)| {
+                    let codes: Vec<String> = response["x-error-codes"]
+                        .as_array()
+                        .map(|codes| {
+                            codes
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(|c| format!("`{c}`"))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    format!("{status}: {}", codes.join(", "))
+                })
+                .collect();
+            out.push_str(&format!(
+                "| `{} {}` | {} | {} | {} | {} | {} |\n",
+                method.to_uppercase(),
+                path,
+                cell(operation["summary"].as_str().unwrap_or("")),
+                if operation.get("security").is_some() {
+                    "bearer"
+                } else {
+                    ""
+                },
+                operation["x-rate-limit-policy"]
+                    .as_str()
+                    .map(|p| format!("`{p}`"))
+                    .unwrap_or_default(),
+                success.join(", "),
+                problems.join("; "),
+            ));
+        }
+    }
+    out
+}
+
+/// The contract page's route table is rendered from the served document, so the page cannot
+/// describe a route, a status or an `error_code` the server does not have, or miss one.
+#[tokio::test]
+async fn the_contract_page_lists_every_operation() {
+    const BEGIN: &str = "<!-- routes:begin";
+    const END: &str = "<!-- routes:end -->";
+    let app = TestApp::spawn(TestDb::sqlite().await).await;
+    let document = app.get("/openapi.json", None).await.body;
+    let rendered = routes_markdown(&document);
+    let page = std::fs::read_to_string(contract_page_path()).expect("docs/contract.md exists");
+    let begin = page
+        .find(BEGIN)
+        .expect("docs/contract.md has the routes:begin marker");
+    let begin = begin + page[begin..].find('\n').expect("a line") + 1;
+    let end = page
+        .find(END)
+        .expect("docs/contract.md has the routes:end marker");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        let updated = format!("{}{rendered}{}", &page[..begin], &page[end..]);
+        std::fs::write(contract_page_path(), updated).expect("writing docs/contract.md");
+        return;
+    }
+    assert!(
+        page[begin..end] == rendered,
+        "docs/contract.md's route table differs from the served document: refresh it with UPDATE_SNAPSHOTS=1 cargo nextest run -p keel-api contract"
+    );
 }

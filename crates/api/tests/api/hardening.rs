@@ -1,4 +1,4 @@
-//! Request hardening over HTTP (SPEC §3 CORS, §9): security headers and the CSP on every
+//! Request hardening over HTTP (docs/contract.md, "The edge"): security headers and the CSP on every
 //! response (and `/docs` and `/redoc` still loading everything they need under it), no-store
 //! on every API response, the `Host` check, HSTS and the HTTPS redirect behind trusted proxies
 //! only, CORS preflights and simple requests, body limits, and the production refusals of the

@@ -127,7 +127,7 @@ async fn sign_in_creates_the_user_once_and_reuses_it(db: TestDb) {
     );
 
     let flow = start(&app, "redirect_to_frontend=false", None).await;
-    // The authorize redirect of SPEC §3: PKCE S256, nonce, the callback on this origin.
+    // The authorize redirect (docs/contract.md): PKCE S256, nonce, the callback on this origin.
     assert!(flow.authorize_url.starts_with(&fake.issuer()));
     let params = query_of(&flow.authorize_url);
     assert_eq!(params["response_type"], "code");

@@ -1,4 +1,4 @@
-//! Observability (SPEC §8): `/metrics` after a scripted request mix (in-process), and — with the
+//! Observability (docs/ARCHITECTURE.md, "Observability"): `/metrics` after a scripted request mix (in-process), and — with the
 //! real `api` binary, so the production wiring is what is tested — OTLP/HTTP trace export
 //! (span names, parent/child links, the caller's `traceparent`, service name, flush on
 //! SIGTERM), Sentry reports of a forced 500 (once, without PII) and the JSON request log

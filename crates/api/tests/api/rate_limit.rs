@@ -1,4 +1,4 @@
-//! Rate limiting over HTTP (SPEC §6, §12): exact counts per window, the 429 and its headers,
+//! Rate limiting over HTTP (docs/contract.md, "Rate limiting" and "Order of checks"): exact counts per window, the 429 and its headers,
 //! budgets kept apart per user, address and policy, the client address behind proxies, the
 //! per-account login budget, the order of checks, and Redis outages (fail open, fail closed,
 //! recovery without a restart).
@@ -150,7 +150,7 @@ fn assert_no_limit_headers(res: &TestResponse) {
     }
 }
 
-/// Asserts the 429 of SPEC §6.
+/// Asserts the 429 of docs/contract.md's "Rate limiting".
 fn assert_exceeded(res: &TestResponse, policy: &str, limit: u64, window: u64) {
     assert_problem(res, 429, "rate_limit_exceeded");
     assert_eq!(res.body["detail"], "Rate limit exceeded");

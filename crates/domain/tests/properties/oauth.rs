@@ -43,7 +43,7 @@ fn facts() -> impl Strategy<Value = LinkFacts> {
 
 proptest! {
     /// Invariant: every generated state is accepted back by [`StateToken::parse`], uses only the
-    /// SPEC §12 alphabet, and distinct randomness gives distinct states and storage keys.
+    /// RFC 3986 unreserved alphabet, and distinct randomness gives distinct states and storage keys.
     #[test]
     fn generated_states_round_trip_and_never_collide(a in secret(), b in secret()) {
         let state = StateToken::generate(a);

@@ -3,7 +3,7 @@
 //! What HTTP adds to the use cases: the callback URL (`OAUTH_PUBLIC_BASE_URL` or the request's
 //! own origin), the browser-binding cookie ([`BINDING_COOKIE`]: host-only, `Path=/api`,
 //! `HttpOnly`, `SameSite=Lax`, `Secure` when the request came over HTTPS), and the frontend
-//! redirects of SPEC §3 (only ever to `OAUTH_FRONTEND_CALLBACK_URL`, values URL-encoded in the
+//! redirects (docs/contract.md) (only ever to `OAUTH_FRONTEND_CALLBACK_URL`, values URL-encoded in the
 //! fragment).
 //!
 //! Apple answers with a cross-site `form_post`, on which browsers do not send `SameSite=Lax`

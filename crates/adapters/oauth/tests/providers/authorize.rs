@@ -1,4 +1,4 @@
-//! The built-in providers' authorize URLs are exactly SPEC §12's, built without the network
+//! The built-in providers' authorize URLs are exactly the documented ones (each provider's own documentation), built without the network
 //! (production options, no fake running).
 
 use super::*;

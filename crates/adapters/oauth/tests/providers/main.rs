@@ -1,7 +1,7 @@
 //! keel-oauth's providers against the local fakes of `keel_testkit::oauth_fake`: the generic
 //! OpenID provider (discovery, ID-token validation, error mapping, timeouts), Google,
 //! Microsoft and Apple (ID tokens, Apple's client secret), GitHub and Facebook (profile APIs),
-//! and the built-in authorize URLs of SPEC §12 (no network).
+//! and the built-in authorize URLs (no network).
 
 mod authorize;
 mod builtin;
