@@ -437,6 +437,8 @@ pub struct Config {
 #[derive(Debug, Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+    /// Every name looked up, for the test that keeps `.env.example` complete.
+    looked_up: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Env {
@@ -467,7 +469,10 @@ impl Env {
             }
         }
         vars.extend(std::env::vars());
-        Ok(Self { vars })
+        Ok(Self {
+            vars,
+            looked_up: std::cell::RefCell::default(),
+        })
     }
 
     /// An environment made of these pairs only (tests, embedding).
@@ -482,10 +487,18 @@ impl Env {
                 .into_iter()
                 .map(|(k, v)| (k.into(), v.into()))
                 .collect(),
+            looked_up: std::cell::RefCell::default(),
         }
     }
 
+    /// Every variable name the configuration looked up so far.
+    #[must_use]
+    pub fn looked_up(&self) -> Vec<String> {
+        self.looked_up.borrow().iter().cloned().collect()
+    }
+
     fn raw(&self, name: &str) -> Option<&str> {
+        self.looked_up.borrow_mut().insert(name.to_owned());
         self.vars
             .get(name)
             .map(|v| v.trim())

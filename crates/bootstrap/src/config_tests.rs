@@ -417,3 +417,73 @@ fn incomplete_or_unsafe_oauth_settings_are_refused() {
     pairs.extend(oidc("https://login.example.com/realms/keel"));
     assert!(config(&pairs).is_ok());
 }
+
+/// `.env.example` is the configuration reference: every variable the configuration looks up
+/// is in it (set, or commented out when it has no default), and every variable in it is one the
+/// configuration looks up. The scenarios below reach the conditional look-ups (OAuth providers,
+/// the webhook sink, a database URL assembled from parts, production).
+#[test]
+fn env_example_lists_exactly_the_variables_the_configuration_reads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.env.example");
+    let example = std::fs::read_to_string(path).expect(".env.example exists");
+    let listed: std::collections::BTreeSet<String> = example
+        .split(|c: char| !(c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_' || c == '='))
+        .filter_map(|word| {
+            word.strip_suffix('=')
+                .or_else(|| word.split_once('=').map(|(k, _)| k))
+        })
+        .filter(|name| name.len() > 2 && name.starts_with(|c: char| c.is_ascii_uppercase()))
+        .map(str::to_owned)
+        .collect();
+    let strong = "k".repeat(40);
+    let mut providers = Vec::new();
+    for provider in ["GOOGLE", "MICROSOFT", "APPLE", "FACEBOOK", "GITHUB", "OIDC"] {
+        for part in ["CLIENT_ID", "CLIENT_SECRET"] {
+            providers.push((format!("OAUTH_{provider}_{part}"), "x".to_owned()));
+        }
+    }
+    providers.push(("OAUTH_APPLE_TEAM_ID".into(), "TEAM".into()));
+    providers.push(("OAUTH_APPLE_KEY_ID".into(), "KEY".into()));
+    providers.push((
+        "OAUTH_OIDC_ISSUER_URL".into(),
+        "https://id.example.com".into(),
+    ));
+    let scenarios: Vec<Vec<(String, String)>> = vec![
+        vec![],
+        providers,
+        vec![
+            ("DATABASE_HOSTNAME".into(), "db.internal".into()),
+            ("OUTBOX_SINKS".into(), "log,webhook".into()),
+            (
+                "OUTBOX_WEBHOOK_URL".into(),
+                "https://hooks.example.com".into(),
+            ),
+            ("OUTBOX_WEBHOOK_SECRET".into(), "s".repeat(32)),
+            ("REDIS_URL".into(), "redis://127.0.0.1:6379".into()),
+        ],
+        vec![
+            ("ENVIRONMENT".into(), "production".into()),
+            ("SECRET_KEY".into(), strong.clone()),
+            ("TRUSTED_HOSTS".into(), "api.example.com".into()),
+            ("RATE_LIMIT_FAIL_OPEN".into(), "true".into()),
+        ],
+    ];
+    let mut read = std::collections::BTreeSet::new();
+    for pairs in scenarios {
+        let env = Env::from_pairs(pairs);
+        // Some scenarios are refused (that is another test's business): what they looked up
+        // before refusing still counts.
+        let _ = Config::from_env(&env);
+        read.extend(env.looked_up());
+    }
+    let undocumented: Vec<&String> = read.difference(&listed).collect();
+    assert!(
+        undocumented.is_empty(),
+        "read by the configuration but missing from .env.example: {undocumented:?}"
+    );
+    let stale: Vec<&String> = listed.difference(&read).collect();
+    assert!(
+        stale.is_empty(),
+        "in .env.example but read by no configuration: {stale:?}"
+    );
+}
