@@ -134,23 +134,31 @@ impl TestDb {
         let admin = connect_postgres(admin_url, 1).await.unwrap_or_else(|err| {
             panic!("cannot reach PostgreSQL to terminate connections: {err:#}")
         });
-        let terminated = admin
+        let pids: Vec<i32> = admin
             .query_all_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT pg_terminate_backend(pid) AS done FROM pg_stat_activity \
-                 WHERE datname = $1 AND pid <> pg_backend_pid()",
+                // The targets first (MATERIALIZED: the filter cannot be reordered after the
+                // termination), then each terminated.
+                "WITH targets AS MATERIALIZED (SELECT pid FROM pg_stat_activity \
+                 WHERE datname = $1 AND pid <> pg_backend_pid()) \
+                 SELECT pid FROM targets WHERE pg_terminate_backend(pid)",
                 [name.as_str().into()],
             ))
             .await
             .unwrap_or_else(|err| panic!("terminating the connections to {name}: {err}"))
-            .len();
+            .iter()
+            .filter_map(|row| row.try_get::<i32>("", "pid").ok())
+            .collect();
+        let terminated = pids.len();
+        // Waits for the terminated processes only: a client that reconnects at once (the api's
+        // outbox waker does) opens a new one, which is not a survivor.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
             let left = admin
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
-                    "SELECT COUNT(*) AS left FROM pg_stat_activity WHERE datname = $1",
-                    [name.as_str().into()],
+                    "SELECT COUNT(*) AS left FROM pg_stat_activity WHERE pid = ANY($1)",
+                    [pids.clone().into()],
                 ))
                 .await
                 .ok()

@@ -16,8 +16,9 @@
 //! [`crate::middleware::versioning`] and [`crate::middleware::request_id`] (it reads the
 //! problem's `instance` and `trace_id` from them).
 //!
-//! A body that arrives in time costs one timer per request; a request whose body is never read
-//! never fails for being slow (the timer is only looked at when the body is read).
+//! A body that arrives in time costs one timer per request (none for an HTTP/1 request without
+//! a body); a request whose body is never read never fails for being slow (the timer is only
+//! looked at when the body is read).
 
 use crate::HttpSettings;
 use crate::middleware::{OriginalPath, RequestId};
@@ -25,7 +26,8 @@ use crate::problem::{PROBLEM_JSON, Problem};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
-use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::http::{StatusCode, Version};
 use actix_web::middleware::Next;
 use actix_web::rt::time::{Sleep, sleep};
 use actix_web::web::Bytes;
@@ -46,7 +48,12 @@ pub async fn body_deadline(
     let timeout = req
         .app_data::<web::Data<HttpSettings>>()
         .map(|settings| settings.request_body_timeout);
-    let Some(timeout) = timeout else {
+    // An HTTP/1 request with neither `Content-Length` nor `Transfer-Encoding` has no body
+    // (RFC 9112 §6.3): no timer for it (probes, reads).
+    let bodiless = req.version() <= Version::HTTP_11
+        && !req.headers().contains_key(header::CONTENT_LENGTH)
+        && !req.headers().contains_key(header::TRANSFER_ENCODING);
+    let Some(timeout) = timeout.filter(|_| !bodiless) else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let unread = Rc::new(RefCell::new(None));

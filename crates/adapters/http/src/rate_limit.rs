@@ -147,10 +147,14 @@ pub(crate) async fn charge(
     meta: RouteMeta,
     req: &mut ServiceRequest,
 ) -> Result<Option<Spent>, Refused> {
-    let check = req
+    // Most routes spend nothing: decided before any look-up.
+    let Some(policy) = meta.policy else {
+        return Ok(None);
+    };
+    let Some(check) = req
         .app_data::<web::Data<Option<CheckRateLimit>>>()
-        .and_then(|c| c.get_ref().clone());
-    let (Some(check), Some(policy)) = (check, meta.policy) else {
+        .and_then(|c| c.get_ref().clone())
+    else {
         return Ok(None);
     };
     let Some(quota) = check.quota(policy) else {
