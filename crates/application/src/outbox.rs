@@ -16,7 +16,7 @@ use keel_domain::outbox::{
     EventId, FailureOutcome, Jitter, LeasePolicy, OutboxEvent, RetryPolicy, WorkerId,
     last_error_text,
 };
-use keel_ports::{Clock, DeliveryError, EventSink, Outbox, StoreError};
+use keel_ports::{Clock, DeliveryError, ErrorChain, EventSink, Outbox, StoreError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use time::Duration;
@@ -225,7 +225,7 @@ impl RelayOutbox {
             .settings
             .retry
             .after_failure(event.attempts, now, jitter);
-        let text = last_error_text(&format!("{sink}: {}", error_chain(error)));
+        let text = last_error_text(&format!("{sink}: {}", ErrorChain(error)));
         match outcome {
             FailureOutcome::Retry {
                 attempts,
@@ -251,7 +251,7 @@ impl RelayOutbox {
             }
             Err(store) => {
                 report.unrecorded += 1;
-                tracing::warn!(event_id = %event.id, error = %error_chain(&store), "recording a failed delivery failed; the event returns when its lease expires");
+                tracing::warn!(event_id = %event.id, error = %ErrorChain(&store), "recording a failed delivery failed; the event returns when its lease expires");
             }
         }
     }
@@ -273,9 +273,13 @@ impl RelayOutbox {
             .await
         {
             Ok(true) => report.dead_lettered += 1,
-            Ok(false) | Err(_) => {
+            Ok(false) => {
                 report.unrecorded += 1;
-                tracing::warn!(event_id = %event.id, worker = %self.worker, "dead letter not recorded; the event returns when its lease expires");
+                tracing::warn!(event_id = %event.id, worker = %self.worker, "dead letter not recorded (the lease was lost); the event returns when its lease expires");
+            }
+            Err(store) => {
+                report.unrecorded += 1;
+                tracing::warn!(event_id = %event.id, worker = %self.worker, error = %ErrorChain(&store), "recording a dead letter failed; the event returns when its lease expires");
             }
         }
     }
@@ -289,22 +293,10 @@ impl RelayOutbox {
             }
             Err(store) => {
                 report.unrecorded += ids.len();
-                tracing::warn!(worker = %self.worker, events = ids.len(), error = %error_chain(&store), "releasing outbox events failed; they return when their lease expires");
+                tracing::warn!(worker = %self.worker, events = ids.len(), error = %ErrorChain(&store), "releasing outbox events failed; they return when their lease expires");
             }
         }
     }
-}
-
-/// An error with its sources, `: `-separated (what an operator needs in `last_error`).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Makes dead letters pending again (`worker requeue-failed [--topic T]`).

@@ -21,7 +21,7 @@ use keel_application::outbox::{
 };
 use keel_domain::outbox::{LeasePolicy, RetryPolicy, WorkerId};
 use keel_persistence::{OutboxListener, SeaOutbox, Wake};
-use keel_ports::{Clock, EventSink, Outbox};
+use keel_ports::{Clock, ErrorChain, EventSink, Outbox};
 use keel_telemetry::{DeliveryResult, LogSink, Metrics, OutboxMetrics};
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
@@ -343,7 +343,7 @@ async fn relay_loop(
                 }
             }
             Err(error) => {
-                tracing::warn!(worker = %relay.worker(), error = %error_chain(&error), "outbox batch failed");
+                tracing::warn!(worker = %relay.worker(), error = %ErrorChain(&error), "outbox batch failed");
                 stop.sleep(CLAIM_RETRY_PAUSE).await;
                 continue;
             }
@@ -372,7 +372,7 @@ async fn connect_listener(database_url: &str) -> Option<OutboxListener> {
     match OutboxListener::connect(database_url).await {
         Ok(listener) => listener,
         Err(error) => {
-            tracing::warn!(error = %error_chain(&error), "cannot listen for outbox notifications yet; polling");
+            tracing::warn!(error = %ErrorChain(&error), "cannot listen for outbox notifications yet; polling");
             None
         }
     }
@@ -408,7 +408,7 @@ async fn backlog_loop(
                 metrics.set_backlog(stats.pending, stats.processing, stats.failed, age);
             }
             Err(error) => {
-                tracing::debug!(error = %error_chain(&error), "reading the outbox backlog failed");
+                tracing::debug!(error = %ErrorChain(&error), "reading the outbox backlog failed");
             }
         }
         stop.sleep(BACKLOG_REFRESH).await;
@@ -490,18 +490,6 @@ pub async fn purge(config: &Config, days: u32) -> anyhow::Result<u64> {
         .await
         .context("purging completed outbox events")?;
     Ok(purged)
-}
-
-/// An error with its sources, `: `-separated, for one log field.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -23,3 +23,36 @@ pub enum StoreError {
     #[error("unexpected store failure")]
     Unexpected(#[source] BoxError),
 }
+
+/// Displays an error with its whole `source` chain, `: `-separated: what an operator needs in a
+/// log line or in an outbox event's `last_error`. (Error messages in keel never repeat their
+/// source, so each cause appears once.)
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::*;
+
+    #[test]
+    fn a_chain_lists_every_cause_once() {
+        let io = std::io::Error::other("connection refused");
+        let error = StoreError::Unavailable(Box::new(io));
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            "the store is unavailable: connection refused"
+        );
+    }
+}

@@ -37,7 +37,7 @@ mod waker;
 // @new-resource: ports-modules
 
 pub use clock::Clock;
-pub use error::{BoxError, StoreError};
+pub use error::{BoxError, ErrorChain, StoreError};
 pub use hasher::{HashError, PasswordHasher};
 pub use oauth::{AuthorizeRequest, CodeExchange, IdentityProvider, ProviderError};
 pub use oauth_accounts::{IdentityLink, OAuthAccounts};

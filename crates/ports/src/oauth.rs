@@ -37,7 +37,7 @@ pub struct CodeExchange {
 pub enum ProviderError {
     /// The provider (or its discovery, JWKS, token or profile endpoint) could not be reached or
     /// did not answer in time → 502 `oauth_provider_unreachable`.
-    #[error("the provider is unreachable: {0}")]
+    #[error("the provider is unreachable")]
     Unreachable(#[source] BoxError),
     /// The provider refused the code exchange (e.g. `invalid_grant`) → 400 `oauth_exchange_failed`.
     #[error("the provider refused the code exchange: {0}")]

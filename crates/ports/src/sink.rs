@@ -12,7 +12,7 @@ pub enum DeliveryError {
     #[error("the receiver refused the event: {0}")]
     Rejected(String),
     /// The receiver could not be reached or did not answer in time.
-    #[error("the receiver is unavailable: {0}")]
+    #[error("the receiver is unavailable")]
     Unavailable(#[source] BoxError),
     /// The event cannot be represented for this sink (e.g. a payload that is not JSON).
     #[error("the event cannot be encoded for this sink: {0}")]

@@ -16,7 +16,7 @@ use keel_application::sessions::RevokeSessionError;
 use keel_application::users::{GetUserError, RegisterError};
 use keel_application::votes::VoteError;
 use keel_domain::vote::VoteRuleError;
-use keel_ports::StoreError;
+use keel_ports::{ErrorChain, StoreError};
 use serde::Serialize;
 use std::fmt;
 
@@ -233,21 +233,6 @@ impl ResponseError for Problem {
             response.insert_header((name.clone(), value.clone()));
         }
         response.content_type(PROBLEM_JSON).finish()
-    }
-}
-
-/// Displays an error with its whole `source` chain, for logs.
-struct ErrorChain<'a>(&'a dyn std::error::Error);
-
-impl fmt::Display for ErrorChain<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
-        let mut source = self.0.source();
-        while let Some(cause) = source {
-            write!(f, ": {cause}")?;
-            source = cause.source();
-        }
-        Ok(())
     }
 }
 

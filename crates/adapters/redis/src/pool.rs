@@ -16,10 +16,10 @@ pub enum RedisError {
     #[error("not a usable Redis URL: {0}")]
     InvalidUrl(String),
     /// No connection could be had in time.
-    #[error("no Redis connection: {0}")]
+    #[error("no Redis connection")]
     Pool(#[from] deadpool_redis::PoolError),
     /// The command failed (connection lost, server error).
-    #[error("Redis command failed: {0}")]
+    #[error("Redis command failed")]
     Command(#[from] redis::RedisError),
     /// The command took longer than [`TIMEOUT`].
     #[error("Redis did not answer within {TIMEOUT:?}")]

@@ -4,7 +4,7 @@ use prometheus::{Encoder, Registry, TextEncoder};
 
 /// A metric family could not be registered or the registry could not be rendered.
 #[derive(Debug, thiserror::Error)]
-#[error("metrics: {0}")]
+#[error("metrics")]
 pub struct MetricsError(#[from] prometheus::Error);
 
 /// The metrics of one process. Cheap to clone (clones share the registry).
