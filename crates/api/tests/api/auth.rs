@@ -18,6 +18,7 @@ on_every_backend!(
     sessions_are_listed_and_revocable_by_their_owner_only,
     forged_expired_and_wrong_type_tokens_are_refused,
     a_token_of_a_deleted_user_is_refused,
+    access_tokens_end_with_their_session,
 );
 
 async fn refresh(app: &TestApp, token: &str) -> TestResponse {
@@ -361,4 +362,90 @@ async fn a_token_of_a_deleted_user_is_refused(db: TestDb) {
     let res = app.get("/api/v1/users/me", Some(&alice.access)).await;
     assert_problem(&res, 401, "invalid_credentials");
     assert_eq!(res.body["detail"], "Could not validate credentials");
+}
+
+/// Logout, logout-all, deleting a session from the list, and refresh-token reuse each end
+/// their families' access tokens at once, not when the tokens' own `exp` passes.
+async fn access_tokens_end_with_their_session(db: TestDb) {
+    let app = TestApp::spawn_with(db, &[("REFRESH_TOKEN_REUSE_GRACE_SECONDS", "0")]).await;
+    let me = |access: String| {
+        let app = &app;
+        async move { app.get("/api/v1/users/me", Some(&access)).await }
+    };
+    let alice = app.user("alice").await;
+    let token =
+        |body: &serde_json::Value, name: &str| body[name].as_str().expect("token").to_owned();
+
+    // Logout.
+    let session = app.login(&alice.email, &alice.password).await;
+    let access = token(&session, "access_token");
+    assert_eq!(me(access.clone()).await.status, 200);
+    let res = app
+        .post(
+            "/api/v1/auth/logout",
+            None,
+            &json!({ "refresh_token": token(&session, "refresh_token") }),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(&me(access).await, 401, "invalid_credentials");
+    assert_eq!(
+        me(alice.access.clone()).await.status,
+        200,
+        "the user's other sessions go on"
+    );
+
+    // Deleting a session from the list.
+    let session = app.login(&alice.email, &alice.password).await;
+    let access = token(&session, "access_token");
+    let list = app.get("/api/v1/auth/sessions", Some(&access)).await;
+    let id = list
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["current"] == true)
+        .and_then(|s| s["id"].as_str())
+        .expect("the current session")
+        .to_owned();
+    let res = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/auth/sessions/{id}"),
+            Some(&alice.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(&me(access).await, 401, "invalid_credentials");
+
+    // Reuse of a rotated refresh token: every access token of the family ends, the one
+    // issued with the rotation too.
+    let session = app.login(&alice.email, &alice.password).await;
+    let first = token(&session, "access_token");
+    let rotated = refresh(&app, &token(&session, "refresh_token")).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let second = token(&rotated.body, "access_token");
+    assert_eq!(me(first.clone()).await.status, 200);
+    assert_eq!(me(second.clone()).await.status, 200);
+    assert_problem(
+        &refresh(&app, &token(&session, "refresh_token")).await,
+        401,
+        "invalid_refresh_token",
+    );
+    assert_problem(&me(first).await, 401, "invalid_credentials");
+    assert_problem(&me(second).await, 401, "invalid_credentials");
+
+    // Logout-all ends the rest, the caller's own token included.
+    let other = app.login(&alice.email, &alice.password).await;
+    let res = app
+        .post("/api/v1/auth/logout-all", Some(&alice.access), &json!({}))
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(&me(alice.access.clone()).await, 401, "invalid_credentials");
+    assert_problem(
+        &me(token(&other, "access_token")).await,
+        401,
+        "invalid_credentials",
+    );
 }
