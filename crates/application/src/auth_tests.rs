@@ -454,6 +454,27 @@ async fn a_replay_inside_the_grace_window_saves_nothing() {
 }
 
 #[tokio::test]
+async fn a_family_past_its_absolute_lifetime_is_not_refreshed() {
+    // Logged in 90 days ago (the fixtures' max_age), refreshed yesterday under a policy that
+    // let the token live 29 more days: the family has ended all the same.
+    let mut record = family(1, 10).record().clone();
+    record.created_at = now().plus(time::Duration::days(-90));
+    record.current.issued_at = now().plus(time::Duration::days(-1));
+    record.current.expires_at = now().plus(time::Duration::days(29));
+    let ended = SessionFamily::restore(record);
+    let mut sessions = MockSessions::new();
+    sessions
+        .expect_find_by_token()
+        .returning(move |_| Ok(Some(ended.clone())));
+    sessions.expect_save().never();
+    let (outcome, result) = refresh_uc(sessions, codec_accepting(10))
+        .execute_with_outcome("t")
+        .await;
+    assert_eq!(outcome, RefreshOutcome::Refused);
+    assert!(matches!(result, Err(RefreshError::InvalidRefreshToken)));
+}
+
+#[tokio::test]
 async fn refresh_surfaces_store_failures() {
     let mut sessions = MockSessions::new();
     sessions

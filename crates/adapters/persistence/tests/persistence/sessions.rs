@@ -17,6 +17,7 @@ fn policy() -> SessionPolicy {
     SessionPolicy {
         refresh_ttl: Duration::days(30),
         reuse_grace: Duration::seconds(10),
+        max_age: Duration::days(90),
     }
 }
 
