@@ -10,8 +10,9 @@ use keel_domain::rate_limit::Counter;
 /// Why hits could not be counted.
 #[derive(Debug, thiserror::Error)]
 pub enum RateLimiterError {
-    /// The backend could not be reached, did not answer in time, or cannot hold another
-    /// counter. The caller decides whether to serve the request anyway (fail open).
+    /// The backend could not be reached or did not answer in time (a backend that is merely
+    /// full makes room instead). The caller decides whether to serve the request anyway (fail
+    /// open).
     #[error("the rate limiter backend is unavailable")]
     Unavailable(#[source] BoxError),
 }
