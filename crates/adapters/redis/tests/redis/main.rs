@@ -43,7 +43,12 @@ fn counter(policy: Policy, limit_window: u64, who: &str) -> Counter {
     Counter::new(
         policy,
         Quota::new(10, limit_window).expect("quota"),
-        &Principal::account(who),
+        &Principal::account(&if who.contains('@') {
+            who.to_owned()
+        } else {
+            format!("{who}@example.com")
+        })
+        .expect("an address"),
         time_now(),
     )
 }
