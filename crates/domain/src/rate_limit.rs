@@ -10,7 +10,9 @@
 //! - of the hits counted in one window, exactly the first `limit` are allowed
 //!   ([`Decision::from_count`]); the [`Decision`] never reports more remaining than the limit;
 //! - when one request is charged to several budgets (login: the client address and the target
-//!   account), the refusal or the budget with fewer remaining wins ([`Decision::tighter`]).
+//!   account), the refusal or the budget with fewer remaining wins ([`Decision::tighter`]);
+//!   a request one budget already refuses is not charged to the others ([`Counter::limit`]
+//!   tells a limiter which, see `keel_ports::RateLimiter::hit`).
 
 use crate::user::{Email, UserId};
 use sha2::{Digest, Sha256};
@@ -219,11 +221,13 @@ pub fn counter_key(policy: Policy, window: u64, principal: &Principal) -> String
     key
 }
 
-/// One hit to count: the counter's key and how long the counter must live.
+/// One hit to count: the counter's key, how long the counter must live, and the limit of its
+/// budget.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Counter {
     key: String,
     ttl_seconds: u64,
+    limit: u32,
 }
 
 impl Counter {
@@ -235,7 +239,21 @@ impl Counter {
         Self {
             key: counter_key(policy, window.index(), principal),
             ttl_seconds: window.resets_in(),
+            limit: quota.limit(),
         }
+    }
+
+    /// The limit of the counter's budget: a hit on a counter that already holds this many
+    /// hits is refused ([`Decision::from_count`]).
+    #[must_use]
+    pub const fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Whether a hit on a counter already holding `count` hits in its window is refused.
+    #[must_use]
+    pub fn refuses_after(&self, count: u64) -> bool {
+        count >= u64::from(self.limit)
     }
 
     /// The key (see [`counter_key`]).

@@ -32,7 +32,8 @@
 //! - Least-recently-used alone would not do: a flood of new principals evicts the oldest
 //!   counters first, which are exactly the long-running abusers.
 //!
-//! A hit never evicts one of its own counters (a login's address and account budgets).
+//! A hit never evicts one of its own counters (a login's address and account budgets), and a
+//! hit some budget already refuses charges — and creates — no counter of its other budgets.
 //! Counts are exact while nothing is evicted: every hit is counted under the mutex.
 
 use async_trait::async_trait;
@@ -79,6 +80,14 @@ impl Table {
             self.by_heat
                 .remove(&(entry.count, entry.touched, Arc::clone(key)));
         }
+    }
+
+    /// The count of `key` in its live window (0 when absent or expired).
+    fn live_count(&self, key: &str, now: Instant) -> u64 {
+        self.counters
+            .get(key)
+            .filter(|entry| entry.expires_at > now)
+            .map_or(0, |entry| entry.count)
     }
 
     /// Drops up to `at_most` counters whose window has passed, oldest first.
@@ -210,9 +219,26 @@ impl InProcessRateLimiter {
         let mut table = self.lock();
         table.drop_expired(now, EXPIRED_DROPPED_PER_HIT);
         let keep: Vec<&str> = counters.iter().map(Counter::key).collect();
+        let current: Vec<u64> = counters
+            .iter()
+            .map(|counter| table.live_count(counter.key(), now))
+            .collect();
+        // A request some budget already refuses is not charged to the others (nor creates
+        // their counters): only the refusing counters count the hit.
+        let refused = counters
+            .iter()
+            .zip(&current)
+            .any(|(counter, count)| counter.refuses_after(*count));
         counters
             .iter()
-            .map(|counter| table.hit(counter, now, self.capacity, &keep))
+            .zip(current)
+            .map(|(counter, count)| {
+                if refused && !counter.refuses_after(count) {
+                    count
+                } else {
+                    table.hit(counter, now, self.capacity, &keep)
+                }
+            })
             .collect()
     }
 }

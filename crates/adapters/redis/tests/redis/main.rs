@@ -85,6 +85,41 @@ async fn counts_exactly(limiter: &dyn RateLimiter) {
     limiter.ping().await.expect("ping");
 }
 
+/// A hit that one budget already refuses (its counter holds the limit, 10) is counted there
+/// only: the request's other counters keep their counts, and an absent one is not created.
+async fn charges_nothing_else_once_refused(limiter: &dyn RateLimiter) {
+    let spent = counter(Policy::AuthLogin, 3600, "spent");
+    let other = counter(Policy::AuthLogin, 3600, "other");
+    let fresh = counter(Policy::AuthLogin, 3600, "fresh");
+    for _ in 0..10 {
+        limiter
+            .hit(std::slice::from_ref(&spent))
+            .await
+            .expect("hit");
+    }
+    for _ in 0..3 {
+        limiter
+            .hit(std::slice::from_ref(&other))
+            .await
+            .expect("hit");
+    }
+    assert_eq!(
+        limiter
+            .hit(&[other.clone(), spent.clone(), fresh.clone()])
+            .await
+            .expect("hit"),
+        [3, 11, 0]
+    );
+    assert_eq!(
+        limiter
+            .hit(&[other.clone(), fresh.clone()])
+            .await
+            .expect("hit"),
+        [4, 1],
+        "uncharged and not created"
+    );
+}
+
 async fn loses_no_concurrent_hit(limiter: Arc<dyn RateLimiter>) {
     let shared = counter(Policy::AuthLogin, 3600, "shared");
     let tasks: Vec<_> = (0..200)
@@ -131,6 +166,7 @@ async fn in_process_counts_exactly_isolates_keys_and_expires() {
     let limiter = InProcessRateLimiter::default();
     counts_exactly(&limiter).await;
     restarts_after_expiry(&limiter).await;
+    charges_nothing_else_once_refused(&limiter).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,6 +210,7 @@ async fn redis_counts_exactly_isolates_keys_and_expires() {
     };
     counts_exactly(&limiter).await;
     restarts_after_expiry(&limiter).await;
+    charges_nothing_else_once_refused(&limiter).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
