@@ -43,7 +43,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Counters a limiter holds by default (about 250 bytes each with the indexes).
+/// Counters a limiter holds by default (an estimated 250 bytes each with the indexes, not
+/// measured).
 pub const DEFAULT_CAPACITY: usize = 200_000;
 
 /// The smallest capacity: room for the counters of one hit (a login charges two).
@@ -187,7 +188,7 @@ impl Default for InProcessRateLimiter {
 }
 
 impl InProcessRateLimiter {
-    /// A limiter holding at most `capacity` counters (at least [`MIN_CAPACITY`]).
+    /// A limiter holding at most `capacity` counters (at least 8, the room one hit needs).
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
