@@ -19,6 +19,7 @@ on_every_backend!(
     forged_expired_and_wrong_type_tokens_are_refused,
     a_token_of_a_deleted_user_is_refused,
     access_tokens_end_with_their_session,
+    refresh_tokens_never_outlive_the_session_max_age,
 );
 
 async fn refresh(app: &TestApp, token: &str) -> TestResponse {
@@ -447,5 +448,52 @@ async fn access_tokens_end_with_their_session(db: TestDb) {
         &me(token(&other, "access_token")).await,
         401,
         "invalid_credentials",
+    );
+}
+
+/// The claims of a JWT, read without verifying it (base64url, no padding).
+fn claims_of(token: &str) -> serde_json::Value {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let mut bytes = Vec::new();
+    let (mut buffer, mut bits) = (0_u32, 0);
+    for c in payload.bytes() {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url");
+        buffer = (buffer << 6) | u32::try_from(value).expect("6 bits");
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(u8::try_from((buffer >> bits) & 0xff).expect("a byte"));
+        }
+    }
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// `SESSION_MAX_AGE_DAYS` below `REFRESH_TOKEN_EXPIRE_DAYS`: the refresh tokens of a login and
+/// of its refreshes expire at the session's absolute end, not a refresh lifetime later.
+async fn refresh_tokens_never_outlive_the_session_max_age(db: TestDb) {
+    let app = TestApp::spawn_with(
+        db,
+        &[
+            ("SESSION_MAX_AGE_DAYS", "1"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "30"),
+        ],
+    )
+    .await;
+    let alice = app.user("alice").await;
+    let login = claims_of(&alice.refresh);
+    let iat = login["iat"].as_i64().expect("iat");
+    let end = login["exp"].as_i64().expect("exp");
+    assert!(
+        (86_400 - 60..=86_400).contains(&(end - iat)),
+        "the first token ends a day after the login: {login}"
+    );
+    let rotated = refresh(&app, &alice.refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let next = claims_of(rotated.body["refresh_token"].as_str().expect("token"));
+    assert_eq!(
+        next["exp"].as_i64(),
+        Some(end),
+        "a refresh does not extend it"
     );
 }
