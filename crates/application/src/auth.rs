@@ -55,7 +55,8 @@ pub struct Principal {
 /// Why a bearer token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthenticateError {
-    /// Invalid, expired or wrong-type token, or its user no longer exists.
+    /// Invalid, expired or wrong-type token, or its session has ended, or its user no longer
+    /// exists.
     #[error("Could not validate credentials")]
     InvalidToken(#[source] Option<TokenError>),
     /// Storage failed.
@@ -106,21 +107,35 @@ impl Authenticate {
             .map(VerifiedAccess)
     }
 
-    /// The second half of [`Authenticate::execute`]: loads the verified token's user.
+    /// The second half of [`Authenticate::execute`]: loads the verified token's user, as long
+    /// as the session family the token was issued in is still live.
+    ///
+    /// An access token ends with its session: once its family is revoked (logout, logout-all,
+    /// a session deleted from the list, or refresh-token reuse) or has expired, its access
+    /// tokens are refused at once rather than when their own short `exp` passes. The check
+    /// rides on the user lookup ([`Users::find_in_live_session`]), so it costs no extra round
+    /// trip.
+    ///
+    /// A token without a family (no `fam` claim) is refused: keel issues every access token
+    /// with the family of the login or refresh that produced it (password and OAuth logins
+    /// alike), so such a token was not issued by this version, and there is no session whose
+    /// end it could follow.
     ///
     /// # Errors
-    /// [`AuthenticateError::InvalidToken`] when the user no longer exists.
+    /// [`AuthenticateError::InvalidToken`] when the token names no family, or its family is
+    /// not the user's or not live, or the user no longer exists.
     #[tracing::instrument(name = "use_case.authenticate", skip_all)]
     pub async fn load(&self, verified: VerifiedAccess) -> Result<Principal, AuthenticateError> {
         let VerifiedAccess(claims) = verified;
+        let family = claims.family.ok_or(AuthenticateError::InvalidToken(None))?;
         let user = self
             .users
-            .find(claims.user_id)
+            .find_in_live_session(claims.user_id, family, self.clock.now())
             .await?
             .ok_or(AuthenticateError::InvalidToken(None))?;
         Ok(Principal {
             user,
-            family: claims.family,
+            family: Some(family),
         })
     }
 }

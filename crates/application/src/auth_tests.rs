@@ -41,6 +41,20 @@ fn refresh_uc(sessions: MockSessions, tokens: MockTokenCodec) -> RefreshSession 
     )
 }
 
+fn live_sessions(users: &mut MockUsers) {
+    // User 1's family 1 is live; nothing else is.
+    users
+        .expect_find_in_live_session()
+        .returning(|id, fam, at| {
+            assert_eq!(
+                at,
+                fixed_clock().now(),
+                "liveness is judged at the clock's now"
+            );
+            Ok((id == UserId::new(1) && fam == family_id(1)).then(|| user(1)))
+        });
+}
+
 #[tokio::test]
 async fn authenticate_loads_the_tokens_user() {
     let mut tokens = MockTokenCodec::new();
@@ -51,14 +65,12 @@ async fn authenticate_loads_the_tokens_user() {
         }),
         "ghost" => Ok(AccessClaims {
             user_id: UserId::new(2),
-            family: None,
+            family: Some(family_id(1)),
         }),
         _ => Err(TokenError::Invalid),
     });
     let mut users = MockUsers::new();
-    users
-        .expect_find()
-        .returning(|id| Ok((id == UserId::new(1)).then(|| user(1))));
+    live_sessions(&mut users);
     let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
     let principal = auth.execute("good").await.expect("valid");
     assert_eq!(
@@ -69,7 +81,8 @@ async fn authenticate_loads_the_tokens_user() {
         auth.execute("forged").await,
         Err(AuthenticateError::InvalidToken(Some(TokenError::Invalid)))
     ));
-    // A correctly signed token whose user is gone is refused the same way.
+    // A correctly signed token whose user is gone (or whose family is another user's) is
+    // refused the same way.
     assert!(matches!(
         auth.execute("ghost").await,
         Err(AuthenticateError::InvalidToken(None))
@@ -91,10 +104,10 @@ async fn authenticate_in_two_halves_verifies_once_then_loads() {
         });
     let mut users = MockUsers::new();
     users
-        .expect_find()
-        .withf(|id| *id == UserId::new(1))
+        .expect_find_in_live_session()
+        .withf(|id, fam, _| *id == UserId::new(1) && *fam == family_id(1))
         .times(1)
-        .returning(|_| Ok(Some(user(1))));
+        .returning(|_, _, _| Ok(Some(user(1))));
     let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
     let verified = auth.verify("good").expect("valid");
     assert_eq!(verified.user_id(), UserId::new(1));
@@ -112,15 +125,56 @@ async fn a_verified_token_of_a_deleted_user_does_not_load() {
     tokens.expect_verify_access().returning(|_, _| {
         Ok(AccessClaims {
             user_id: UserId::new(9),
-            family: None,
+            family: Some(family_id(1)),
         })
     });
     let mut users = MockUsers::new();
-    users.expect_find().returning(|_| Ok(None));
+    users
+        .expect_find_in_live_session()
+        .returning(|_, _, _| Ok(None));
     let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
     let verified = auth.verify("signed").expect("valid signature");
     assert!(matches!(
         auth.load(verified).await,
+        Err(AuthenticateError::InvalidToken(None))
+    ));
+}
+
+#[tokio::test]
+async fn an_access_token_of_an_ended_session_is_refused_although_its_user_exists() {
+    let mut tokens = MockTokenCodec::new();
+    tokens.expect_verify_access().returning(|_, _| {
+        Ok(AccessClaims {
+            user_id: UserId::new(1),
+            family: Some(family_id(2)),
+        })
+    });
+    let mut users = MockUsers::new();
+    live_sessions(&mut users);
+    // The plain lookup would find the user: the token must not be judged by it.
+    users.expect_find().never();
+    let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
+    assert!(matches!(
+        auth.execute("signed, family 2 revoked").await,
+        Err(AuthenticateError::InvalidToken(None))
+    ));
+}
+
+#[tokio::test]
+async fn an_access_token_without_a_family_is_refused_without_asking_the_store() {
+    let mut tokens = MockTokenCodec::new();
+    tokens.expect_verify_access().returning(|_, _| {
+        Ok(AccessClaims {
+            user_id: UserId::new(1),
+            family: None,
+        })
+    });
+    let mut users = MockUsers::new();
+    users.expect_find_in_live_session().never();
+    users.expect_find().never();
+    let auth = Authenticate::new(Arc::new(tokens), Arc::new(users), fixed_clock());
+    assert!(matches!(
+        auth.execute("signed, no fam").await,
         Err(AuthenticateError::InvalidToken(None))
     ));
 }
@@ -393,6 +447,27 @@ async fn a_replay_inside_the_grace_window_saves_nothing() {
         .returning(|_| Ok(Some(rotated_family())));
     // No save expectation: saving would panic.
     let (outcome, result) = refresh_uc(sessions, codec_accepting(11))
+        .execute_with_outcome("t")
+        .await;
+    assert_eq!(outcome, RefreshOutcome::Refused);
+    assert!(matches!(result, Err(RefreshError::InvalidRefreshToken)));
+}
+
+#[tokio::test]
+async fn a_family_past_its_absolute_lifetime_is_not_refreshed() {
+    // Logged in 90 days ago (the fixtures' max_age), refreshed yesterday under a policy that
+    // let the token live 29 more days: the family has ended all the same.
+    let mut record = family(1, 10).record().clone();
+    record.created_at = now().plus(time::Duration::days(-90));
+    record.current.issued_at = now().plus(time::Duration::days(-1));
+    record.current.expires_at = now().plus(time::Duration::days(29));
+    let ended = SessionFamily::restore(record);
+    let mut sessions = MockSessions::new();
+    sessions
+        .expect_find_by_token()
+        .returning(move |_| Ok(Some(ended.clone())));
+    sessions.expect_save().never();
+    let (outcome, result) = refresh_uc(sessions, codec_accepting(10))
         .execute_with_outcome("t")
         .await;
     assert_eq!(outcome, RefreshOutcome::Refused);

@@ -72,6 +72,7 @@ pub(crate) fn policy() -> SessionPolicy {
     SessionPolicy {
         refresh_ttl: time::Duration::days(30),
         reuse_grace: time::Duration::seconds(10),
+        max_age: time::Duration::days(90),
     }
 }
 

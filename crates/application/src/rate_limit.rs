@@ -225,7 +225,10 @@ mod tests {
         let decision = uc
             .execute(
                 Policy::AuthLogin,
-                &[Principal::address(HOME), Principal::account("a@b.co")],
+                &[
+                    Principal::address(HOME),
+                    Principal::account("a@b.co").expect("an address"),
+                ],
             )
             .await
             .expect("checked")

@@ -120,6 +120,7 @@ fn session(c: &mut Criterion) {
     let policy = SessionPolicy {
         refresh_ttl: Duration::days(30),
         reuse_grace: Duration::seconds(10),
+        max_age: Duration::days(30),
     };
     let start = now();
     let first = TokenId::new(Uuid::new_v4());

@@ -258,6 +258,12 @@ impl SharedAdapters {
             reuse_grace: time::Duration::seconds(
                 i64::try_from(auth.refresh_token_reuse_grace_seconds).unwrap_or(i64::MAX / 2),
             ),
+            // Range-checked at start (1 to 3650).
+            max_age: time::Duration::days(
+                i64::try_from(auth.session_max_age_days)
+                    .unwrap_or(3650)
+                    .min(3650),
+            ),
         };
         let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
         let providers = OAuthProviders::new(identity_providers(config)?);

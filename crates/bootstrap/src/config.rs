@@ -121,6 +121,8 @@ pub struct AuthConfig {
     pub refresh_token_expire_days: u64,
     /// Grace window for replaying the immediate predecessor.
     pub refresh_token_reuse_grace_seconds: u64,
+    /// Absolute lifetime of a session family from its login, in days (1 to 3650).
+    pub session_max_age_days: u64,
 }
 
 /// Rate limiting settings.
@@ -589,6 +591,16 @@ impl fmt::Display for Environment {
     }
 }
 
+/// `SESSION_MAX_AGE_DAYS`: 1 to 3650 days (ten years), default 30.
+fn session_max_age_days(env: &Env) -> Result<u64, ConfigError> {
+    const EXPECTED: &str = "an integer from 1 to 3650 (days)";
+    let days: u64 = env.parse("SESSION_MAX_AGE_DAYS", 30, EXPECTED)?;
+    if !(1..=3650).contains(&days) {
+        return Err(invalid("SESSION_MAX_AGE_DAYS", &days.to_string(), EXPECTED));
+    }
+    Ok(days)
+}
+
 fn database_url(env: &Env) -> Result<String, ConfigError> {
     if let Some(url) = env.raw("DATABASE_URL") {
         if !(url.starts_with("postgres://")
@@ -812,6 +824,7 @@ impl Config {
                 access_token_expire_minutes: env.positive("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?,
                 refresh_token_expire_days: env.positive("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
                 refresh_token_reuse_grace_seconds: env.parse("REFRESH_TOKEN_REUSE_GRACE_SECONDS", 10, "a non-negative integer")?,
+                session_max_age_days: session_max_age_days(env)?,
             },
             api_versions: ApiVersions { latest, supported },
             features: Features {

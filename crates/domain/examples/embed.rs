@@ -32,6 +32,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let policy = SessionPolicy {
         refresh_ttl: Duration::days(30),
         reuse_grace: Duration::seconds(10),
+        max_age: Duration::days(90),
     };
     let token = |n: u128| TokenId::new(Uuid::from_u128(n));
     let login = Timestamp::new(OffsetDateTime::now_utc());

@@ -10,7 +10,9 @@
 //! - of the hits counted in one window, exactly the first `limit` are allowed
 //!   ([`Decision::from_count`]); the [`Decision`] never reports more remaining than the limit;
 //! - when one request is charged to several budgets (login: the client address and the target
-//!   account), the refusal or the budget with fewer remaining wins ([`Decision::tighter`]).
+//!   account), the refusal or the budget with fewer remaining wins ([`Decision::tighter`]);
+//!   a request one budget already refuses is not charged to the others ([`Counter::limit`]
+//!   tells a limiter which, see `keel_ports::RateLimiter::hit`).
 
 use crate::user::{Email, UserId};
 use sha2::{Digest, Sha256};
@@ -118,7 +120,8 @@ pub enum Principal {
     User(UserId),
     /// A client address (see [`Principal::address`] for how addresses are grouped).
     Address(IpAddr),
-    /// The account a login targets (its normalised identity).
+    /// The account a login targets: its normalised e-mail address (see
+    /// [`Principal::account`]).
     Account(String),
 }
 
@@ -141,15 +144,18 @@ impl Principal {
         }
     }
 
-    /// The principal of the account a login names: the normalised address when `identity` is
-    /// a valid e-mail address (so `Alice@Example.com ` and `alice@example.com` share a
-    /// budget), else the identity trimmed and lower-cased.
+    /// The principal of the account a login names: its address normalised as
+    /// [`Email::parse`] does (so `Alice@Example.com ` and `alice@example.com` share a budget),
+    /// or `None` when `identity` is not an e-mail address. Such a login cannot succeed (every
+    /// account has an address), so it is charged to the client address only: a budget per
+    /// arbitrary string would let a client create counters at will, one per string it makes
+    /// up, and spellings of one address beyond what normalisation folds would each get a
+    /// budget of their own.
     #[must_use]
-    pub fn account(identity: &str) -> Self {
-        match Email::parse(identity) {
-            Ok(email) => Self::Account(email.as_str().to_owned()),
-            Err(_) => Self::Account(identity.trim().to_lowercase()),
-        }
+    pub fn account(identity: &str) -> Option<Self> {
+        Email::parse(identity)
+            .ok()
+            .map(|email| Self::Account(email.as_str().to_owned()))
     }
 }
 
@@ -215,11 +221,13 @@ pub fn counter_key(policy: Policy, window: u64, principal: &Principal) -> String
     key
 }
 
-/// One hit to count: the counter's key and how long the counter must live.
+/// One hit to count: the counter's key, how long the counter must live, and the limit of its
+/// budget.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Counter {
     key: String,
     ttl_seconds: u64,
+    limit: u32,
 }
 
 impl Counter {
@@ -231,7 +239,21 @@ impl Counter {
         Self {
             key: counter_key(policy, window.index(), principal),
             ttl_seconds: window.resets_in(),
+            limit: quota.limit(),
         }
+    }
+
+    /// The limit of the counter's budget: a hit on a counter that already holds this many
+    /// hits is refused ([`Decision::from_count`]).
+    #[must_use]
+    pub const fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Whether a hit on a counter already holding `count` hits in its window is refused.
+    #[must_use]
+    pub fn refuses_after(&self, count: u64) -> bool {
+        count >= u64::from(self.limit)
     }
 
     /// The key (see [`counter_key`]).
@@ -364,7 +386,7 @@ mod tests {
         let counter = Counter::new(
             Policy::AuthRegister,
             quota(5, 60),
-            &Principal::account("A@B.co"),
+            &Principal::account("A@B.co").expect("an address"),
             125,
         );
         assert!(counter.key().starts_with("rl:auth_register:2:"));
@@ -472,12 +494,15 @@ mod tests {
     fn accounts_are_normalised_like_emails() {
         assert_eq!(
             Principal::account(" Alice@Example.COM "),
-            Principal::Account("alice@example.com".into())
+            Some(Principal::Account("alice@example.com".into()))
         );
-        assert_eq!(
-            Principal::account("Not An Email"),
-            Principal::Account("not an email".into())
-        );
+        for not_an_address in ["Not An Email", "", "   ", "alice", "@example.com", "a@b@c"] {
+            assert_eq!(
+                Principal::account(not_an_address),
+                None,
+                "{not_an_address:?}"
+            );
+        }
         assert_eq!(Quota::new(0, 60), Err(QuotaError::ZeroLimit));
         assert_eq!(Quota::new(1, 0), Err(QuotaError::ZeroWindow));
     }

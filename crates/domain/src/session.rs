@@ -8,12 +8,17 @@
 //! immediate predecessor of the current token, presented less than the grace window after it was
 //! rotated, is a lost response or a second tab; it is refused without revoking anything.
 //!
+//! Refreshing slides a family's expiry forward, but not forever: a family ends for good at its
+//! *absolute end*, [`SessionPolicy::max_age`] after its login ([`SessionFamily::ends_at`]). No
+//! token is issued to expire later than that, and from then on the family's tokens are refused.
+//!
 //! Invariants (property-tested in `tests/properties/session.rs`):
 //! - at most one token of a family is accepted at any time;
 //! - a retired token is never accepted again;
 //! - reuse outside the grace window leaves the family revoked, and a revoked family accepts
 //!   nothing;
-//! - a replay inside the grace window changes nothing.
+//! - a replay inside the grace window changes nothing;
+//! - no token expires after its family's absolute end, and nothing rotates from then on.
 
 use crate::Timestamp;
 use crate::user::UserId;
@@ -77,6 +82,19 @@ pub struct SessionPolicy {
     pub refresh_ttl: Duration,
     /// How long after a rotation its predecessor may be replayed without counting as reuse.
     pub reuse_grace: Duration,
+    /// Absolute lifetime of a family, counted from its login: however often it is refreshed,
+    /// it ends then ([`SessionFamily::ends_at`]).
+    pub max_age: Duration,
+}
+
+impl SessionPolicy {
+    /// When a token issued at `now` to a family started at `created_at` expires: the refresh
+    /// lifetime from `now`, but never after the family's absolute end.
+    #[must_use]
+    pub fn token_expiry(&self, created_at: Timestamp, now: Timestamp) -> Timestamp {
+        now.plus(self.refresh_ttl)
+            .min(created_at.plus(self.max_age))
+    }
 }
 
 /// Longest user-agent kept with a session, in characters.
@@ -166,7 +184,8 @@ pub enum RefreshRejection {
     /// The family was already revoked; nothing changes.
     #[error("the session has been revoked")]
     FamilyRevoked,
-    /// The current token has expired; nothing changes.
+    /// The current token has expired, or the family has reached its absolute end
+    /// ([`SessionFamily::ends_at`]); nothing changes.
     #[error("the refresh token has expired")]
     Expired,
     /// The immediate predecessor was replayed inside the grace window; nothing changes.
@@ -246,7 +265,7 @@ impl SessionFamily {
                 current: IssuedToken {
                     jti: first,
                     issued_at: now,
-                    expires_at: now.plus(policy.refresh_ttl),
+                    expires_at: policy.token_expiry(now, now),
                     rotated_from: None,
                 },
                 version: 0,
@@ -290,7 +309,18 @@ impl SessionFamily {
         self.record.revocation
     }
 
+    /// When the family ends whatever its refreshes: [`SessionPolicy::max_age`] after its login.
+    #[must_use]
+    pub fn ends_at(&self, policy: &SessionPolicy) -> Timestamp {
+        self.record.created_at.plus(policy.max_age)
+    }
+
     /// Not revoked and its current token not expired.
+    ///
+    /// A family started or refreshed under a policy never holds a token expiring after its
+    /// [absolute end](Self::ends_at), so this also answers `false` from then on; a family
+    /// stored under a longer `max_age` than today's is refused by [`SessionFamily::refresh`]
+    /// but stays live here until its current token expires.
     #[must_use]
     pub fn is_live(&self, now: Timestamp) -> bool {
         self.record.revocation.is_none() && now < self.record.current.expires_at
@@ -302,7 +332,10 @@ impl SessionFamily {
         self.is_live(now) && self.record.current.jti == jti
     }
 
-    /// Exchanges `presented` (a token of this family) for a successor `new_jti`.
+    /// Exchanges `presented` (a token of this family) for a successor `new_jti`, which expires
+    /// after [`SessionPolicy::refresh_ttl`] or at the family's [absolute end](Self::ends_at),
+    /// whichever comes first. The current token is refused as
+    /// [`RefreshRejection::Expired`] once it has expired or the family has reached its end.
     ///
     /// # Errors
     /// A [`RefreshRejection`]; only [`RefreshRejection::ReuseDetected`] changes the family (it is
@@ -319,13 +352,13 @@ impl SessionFamily {
         }
         let current = self.record.current;
         if presented == current.jti {
-            if now >= current.expires_at {
+            if now >= current.expires_at || now >= self.ends_at(policy) {
                 return Err(RefreshRejection::Expired);
             }
             let issued = IssuedToken {
                 jti: new_jti,
                 issued_at: now,
-                expires_at: now.plus(policy.refresh_ttl),
+                expires_at: policy.token_expiry(self.record.created_at, now),
                 rotated_from: Some(presented),
             };
             self.record.current = issued;
@@ -376,6 +409,7 @@ mod tests {
         SessionPolicy {
             refresh_ttl: Duration::days(30),
             reuse_grace: Duration::seconds(10),
+            max_age: Duration::days(90),
         }
     }
 
@@ -420,6 +454,68 @@ mod tests {
         assert!(f.accepts(jti(2), later));
         assert!(!f.accepts(jti(1), later));
         assert_eq!(f.record().last_used_at, later);
+    }
+
+    #[test]
+    fn refreshes_slide_the_expiry_up_to_the_absolute_end_and_no_further() {
+        let policy = policy();
+        let mut f = family();
+        assert_eq!(f.ends_at(&policy), t0().plus(Duration::days(90)));
+        // Refreshed every 29 days: the expiry slides until it meets the end.
+        let mut presented = jti(1);
+        for (n, day) in [29_i64, 58, 87].into_iter().enumerate() {
+            let now = t0().plus(Duration::days(day));
+            let next = jti(10 + u128::try_from(n).expect("small"));
+            f.refresh(presented, next, now, &policy).expect("rotates");
+            presented = next;
+        }
+        assert_eq!(f.current().expires_at, t0().plus(Duration::days(90)));
+        let end = t0().plus(Duration::days(90));
+        let before_end = end.plus(Duration::microseconds(-1));
+        assert!(f.accepts(presented, before_end));
+        assert!(!f.accepts(presented, end));
+        assert_eq!(
+            f.refresh(presented, jti(20), end, &policy),
+            Err(RefreshRejection::Expired)
+        );
+        assert_eq!(f.revocation(), None, "ending is not a revocation");
+        // A refresh just before the end issues a token expiring at the end.
+        let change = f
+            .refresh(presented, jti(21), before_end, &policy)
+            .expect("rotates");
+        let SessionChange::Rotated { issued, .. } = change else {
+            panic!("{change:?}");
+        };
+        assert_eq!(issued.expires_at, end);
+    }
+
+    #[test]
+    fn a_family_stored_under_a_longer_max_age_stops_refreshing_at_todays_end() {
+        let mut record = family().record().clone();
+        record.current.expires_at = t0().plus(Duration::days(200));
+        let mut f = SessionFamily::restore(record);
+        let after_end = t0().plus(Duration::days(91));
+        assert_eq!(
+            f.refresh(jti(1), jti(2), after_end, &policy()),
+            Err(RefreshRejection::Expired)
+        );
+    }
+
+    #[test]
+    fn a_max_age_shorter_than_the_refresh_lifetime_caps_the_first_token() {
+        let policy = SessionPolicy {
+            max_age: Duration::days(1),
+            ..policy()
+        };
+        let f = SessionFamily::start(
+            FamilyId::new(Uuid::from_u128(99)),
+            UserId::new(1),
+            jti(1),
+            None,
+            t0(),
+            &policy,
+        );
+        assert_eq!(f.current().expires_at, t0().plus(Duration::days(1)));
     }
 
     #[test]

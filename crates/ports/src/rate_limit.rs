@@ -10,8 +10,9 @@ use keel_domain::rate_limit::Counter;
 /// Why hits could not be counted.
 #[derive(Debug, thiserror::Error)]
 pub enum RateLimiterError {
-    /// The backend could not be reached, did not answer in time, or cannot hold another
-    /// counter. The caller decides whether to serve the request anyway (fail open).
+    /// The backend could not be reached or did not answer in time (a backend that is merely
+    /// full makes room instead). The caller decides whether to serve the request anyway (fail
+    /// open).
     #[error("the rate limiter backend is unavailable")]
     Unavailable(#[source] BoxError),
 }
@@ -27,6 +28,11 @@ pub trait RateLimiter: Send + Sync {
     /// - each counter is incremented and, when this hit created it, given its expiry of
     ///   [`Counter::ttl_seconds`] atomically: no concurrent hit is lost, no counter lives
     ///   without an expiry, and a counter whose expiry passed counts from zero again;
+    /// - a request already refused is not charged to its other budgets: when some of
+    ///   `counters` already hold their [`Counter::limit`], only those are incremented, and the
+    ///   others answer their current count untouched (0, and not created, when absent) — so
+    ///   a refused login neither spends the budget of the account it names nor creates a
+    ///   counter for it;
     /// - a remote backend counts all of `counters` in one round trip;
     /// - it returns within about a second, whatever the backend does; it never waits for a
     ///   backend that is down, and uses a backend that came back without a restart.

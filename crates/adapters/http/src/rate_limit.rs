@@ -127,7 +127,9 @@ fn backend_unavailable() -> Problem {
 }
 
 /// The login's target account: the form's `username` or the JSON body's `email`, as the
-/// handler reads them. A body the handler will refuse names no account.
+/// handler reads them, normalised like an e-mail address. A body the handler will refuse, or
+/// a name that is not an e-mail address, names no account ([`Principal::account`]): the
+/// login is charged to the client address only.
 fn login_account(req: &ServiceRequest, body: &[u8]) -> Option<Principal> {
     let fields = json_or_form_body(req.request(), body).ok()?;
     let field = match fields {
@@ -136,7 +138,7 @@ fn login_account(req: &ServiceRequest, body: &[u8]) -> Option<Principal> {
     };
     let map = fields.into_map();
     let identity = map.get(field)?.as_str()?;
-    (!identity.trim().is_empty()).then(|| Principal::account(identity))
+    Principal::account(identity)
 }
 
 /// Charges the request to the budgets of the route that matched (`meta`, from the route

@@ -4,16 +4,18 @@
 //! two concurrent registrations of one address end as one `Ok` and one
 //! [`StoreError::Conflict`].
 
-use crate::entity::user;
+use crate::entity::{refresh_token, session_family, user};
 use crate::error::{store_error, unreadable};
 use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish_and_wake};
 use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use async_trait::async_trait;
+use keel_domain::Timestamp;
+use keel_domain::session::FamilyId;
 use keel_domain::user::{Email, NewUser, PasswordHash, User, UserId};
 use keel_ports::{OutboxWaker, StoreError, Users};
-use sea_orm::sea_query::{Expr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, Value,
@@ -51,6 +53,54 @@ impl Users for SeaUsers {
     async fn find(&self, id: UserId) -> Result<Option<User>, StoreError> {
         once_more_if_lost(&self.db, || {
             user::Entity::find_by_id(id.get()).one(&self.db)
+        })
+        .await
+        .map_err(store_error)?
+        .map(to_domain)
+        .transpose()
+    }
+
+    #[tracing::instrument(
+        name = "db.users.find_in_live_session",
+        skip_all,
+        fields(otel.kind = "client")
+    )]
+    async fn find_in_live_session(
+        &self,
+        id: UserId,
+        family: FamilyId,
+        now: Timestamp,
+    ) -> Result<Option<User>, StoreError> {
+        let backend = self.db.get_database_backend();
+        // `SessionFamily::is_live` in SQL: the family is the user's, not revoked, and its
+        // current token has not expired. One statement with the user lookup.
+        let live = Query::select()
+            .expr(Expr::val(1))
+            .from(session_family::Entity)
+            .inner_join(
+                refresh_token::Entity,
+                Expr::col((refresh_token::Entity, refresh_token::Column::Jti))
+                    .equals((session_family::Entity, session_family::Column::CurrentJti)),
+            )
+            .and_where(
+                Expr::col((session_family::Entity, session_family::Column::Id)).eq(family.get()),
+            )
+            .and_where(
+                Expr::col((session_family::Entity, session_family::Column::UserId))
+                    .equals((user::Entity, user::Column::Id)),
+            )
+            .and_where(
+                Expr::col((session_family::Entity, session_family::Column::RevokedAt)).is_null(),
+            )
+            .and_where(
+                Expr::col((refresh_token::Entity, refresh_token::Column::ExpiresAt))
+                    .gt(instant::value(backend, now)),
+            )
+            .to_owned();
+        once_more_if_lost(&self.db, || {
+            user::Entity::find_by_id(id.get())
+                .filter(Expr::exists(live.clone()))
+                .one(&self.db)
         })
         .await
         .map_err(store_error)?

@@ -1,7 +1,8 @@
 //! The Redis rate limiter: fixed-window counters shared by every replica.
 //!
-//! One Lua script increments every counter of a request and sets each new counter's expiry,
-//! atomically and in one round trip (EVALSHA; the script is loaded again if Redis forgot it).
+//! One Lua script increments every counter of a request (or, when one of them already holds
+//! its limit, only those: a refused request is not charged to its other budgets) and sets each
+//! new counter's expiry, atomically and in one round trip (EVALSHA; the script is loaded again if Redis forgot it).
 //! Keys are the domain's ([`keel_domain::rate_limit::counter_key`]), behind an optional prefix
 //! for deployments that share one Redis.
 //!
@@ -18,16 +19,31 @@ use keel_ports::{RateLimiter, RateLimiterError};
 use redis::aio::MultiplexedConnection;
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-/// `KEYS[i]` is a counter, `ARGV[i]` its time to live in seconds. A counter gets its expiry
-/// with its first hit, so it never outlives its window and never lives without an expiry.
+/// `KEYS[i]` is a counter, `ARGV[2i-1]` its time to live in seconds and `ARGV[2i]` its limit.
+/// When some counter already holds its limit, the request is refused whatever the others say:
+/// only those are incremented, and the others answer their count untouched (absent: 0, not
+/// created). A counter gets its expiry with its first hit, so it never outlives its window and
+/// never lives without an expiry.
 const SCRIPT: &str = r"
+local current = {}
+local refused = false
+for i, key in ipairs(KEYS) do
+  current[i] = tonumber(redis.call('GET', key) or '0')
+  if current[i] >= tonumber(ARGV[2 * i]) then
+    refused = true
+  end
+end
 local counts = {}
 for i, key in ipairs(KEYS) do
-  local count = redis.call('INCR', key)
-  if count == 1 then
-    redis.call('EXPIRE', key, ARGV[i])
+  if refused and current[i] < tonumber(ARGV[2 * i]) then
+    counts[i] = current[i]
+  else
+    local count = redis.call('INCR', key)
+    if count == 1 then
+      redis.call('EXPIRE', key, ARGV[2 * i - 1])
+    end
+    counts[i] = count
   end
-  counts[i] = count
 end
 return counts
 ";
@@ -117,6 +133,7 @@ impl RateLimiter for RedisRateLimiter {
         }
         for counter in counters {
             invocation.arg(counter.ttl_seconds());
+            invocation.arg(counter.limit());
         }
         let counts = self.invoke(&invocation).await.map_err(unavailable)?;
         if counts.len() == counters.len() {

@@ -18,6 +18,8 @@ on_every_backend!(
     sessions_are_listed_and_revocable_by_their_owner_only,
     forged_expired_and_wrong_type_tokens_are_refused,
     a_token_of_a_deleted_user_is_refused,
+    access_tokens_end_with_their_session,
+    refresh_tokens_never_outlive_the_session_max_age,
 );
 
 async fn refresh(app: &TestApp, token: &str) -> TestResponse {
@@ -361,4 +363,137 @@ async fn a_token_of_a_deleted_user_is_refused(db: TestDb) {
     let res = app.get("/api/v1/users/me", Some(&alice.access)).await;
     assert_problem(&res, 401, "invalid_credentials");
     assert_eq!(res.body["detail"], "Could not validate credentials");
+}
+
+/// Logout, logout-all, deleting a session from the list, and refresh-token reuse each end
+/// their families' access tokens at once, not when the tokens' own `exp` passes.
+async fn access_tokens_end_with_their_session(db: TestDb) {
+    let app = TestApp::spawn_with(db, &[("REFRESH_TOKEN_REUSE_GRACE_SECONDS", "0")]).await;
+    let me = |access: String| {
+        let app = &app;
+        async move { app.get("/api/v1/users/me", Some(&access)).await }
+    };
+    let alice = app.user("alice").await;
+    let token =
+        |body: &serde_json::Value, name: &str| body[name].as_str().expect("token").to_owned();
+
+    // Logout.
+    let session = app.login(&alice.email, &alice.password).await;
+    let access = token(&session, "access_token");
+    assert_eq!(me(access.clone()).await.status, 200);
+    let res = app
+        .post(
+            "/api/v1/auth/logout",
+            None,
+            &json!({ "refresh_token": token(&session, "refresh_token") }),
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(&me(access).await, 401, "invalid_credentials");
+    assert_eq!(
+        me(alice.access.clone()).await.status,
+        200,
+        "the user's other sessions go on"
+    );
+
+    // Deleting a session from the list.
+    let session = app.login(&alice.email, &alice.password).await;
+    let access = token(&session, "access_token");
+    let list = app.get("/api/v1/auth/sessions", Some(&access)).await;
+    let id = list
+        .body
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|s| s["current"] == true)
+        .and_then(|s| s["id"].as_str())
+        .expect("the current session")
+        .to_owned();
+    let res = app
+        .send(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/auth/sessions/{id}"),
+            Some(&alice.access),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(&me(access).await, 401, "invalid_credentials");
+
+    // Reuse of a rotated refresh token: every access token of the family ends, the one
+    // issued with the rotation too.
+    let session = app.login(&alice.email, &alice.password).await;
+    let first = token(&session, "access_token");
+    let rotated = refresh(&app, &token(&session, "refresh_token")).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let second = token(&rotated.body, "access_token");
+    assert_eq!(me(first.clone()).await.status, 200);
+    assert_eq!(me(second.clone()).await.status, 200);
+    assert_problem(
+        &refresh(&app, &token(&session, "refresh_token")).await,
+        401,
+        "invalid_refresh_token",
+    );
+    assert_problem(&me(first).await, 401, "invalid_credentials");
+    assert_problem(&me(second).await, 401, "invalid_credentials");
+
+    // Logout-all ends the rest, the caller's own token included.
+    let other = app.login(&alice.email, &alice.password).await;
+    let res = app
+        .post("/api/v1/auth/logout-all", Some(&alice.access), &json!({}))
+        .await;
+    assert_eq!(res.status, 204, "{}", res.text);
+    assert_problem(&me(alice.access.clone()).await, 401, "invalid_credentials");
+    assert_problem(
+        &me(token(&other, "access_token")).await,
+        401,
+        "invalid_credentials",
+    );
+}
+
+/// The claims of a JWT, read without verifying it (base64url, no padding).
+fn claims_of(token: &str) -> serde_json::Value {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let mut bytes = Vec::new();
+    let (mut buffer, mut bits) = (0_u32, 0);
+    for c in payload.bytes() {
+        let value = ALPHABET.iter().position(|a| *a == c).expect("base64url");
+        buffer = (buffer << 6) | u32::try_from(value).expect("6 bits");
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            bytes.push(u8::try_from((buffer >> bits) & 0xff).expect("a byte"));
+        }
+    }
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// `SESSION_MAX_AGE_DAYS` below `REFRESH_TOKEN_EXPIRE_DAYS`: the refresh tokens of a login and
+/// of its refreshes expire at the session's absolute end, not a refresh lifetime later.
+async fn refresh_tokens_never_outlive_the_session_max_age(db: TestDb) {
+    let app = TestApp::spawn_with(
+        db,
+        &[
+            ("SESSION_MAX_AGE_DAYS", "1"),
+            ("REFRESH_TOKEN_EXPIRE_DAYS", "30"),
+        ],
+    )
+    .await;
+    let alice = app.user("alice").await;
+    let login = claims_of(&alice.refresh);
+    let iat = login["iat"].as_i64().expect("iat");
+    let end = login["exp"].as_i64().expect("exp");
+    assert!(
+        (86_400 - 60..=86_400).contains(&(end - iat)),
+        "the first token ends a day after the login: {login}"
+    );
+    let rotated = refresh(&app, &alice.refresh).await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    let next = claims_of(rotated.body["refresh_token"].as_str().expect("token"));
+    assert_eq!(
+        next["exp"].as_i64(),
+        Some(end),
+        "a refresh does not extend it"
+    );
 }

@@ -29,6 +29,13 @@ async fn metrics_count_a_scripted_request_mix() {
         .post(format!("{}/api/v1/login", app.base_url))
         .form(&[("username", user.email.as_str()), ("password", "wrong")]);
     assert_eq!(TestApp::read(wrong).await.status, 403);
+    // Read budget 3: two 404s on a templated route, one list, then 429 (before the reuse
+    // below ends the session, and with it the access token).
+    let token = Some(user.access.as_str());
+    assert_eq!(app.get("/api/v1/posts/41", token).await.status, 404);
+    assert_eq!(app.get("/api/posts/42", token).await.status, 404);
+    assert_eq!(app.get("/api/v1/posts", token).await.status, 200);
+    assert_eq!(app.get("/api/v1/posts", token).await.status, 429);
     let refresh = json!({ "refresh_token": user.refresh });
     assert_eq!(
         app.post("/api/v1/auth/refresh", None, &refresh)
@@ -43,12 +50,6 @@ async fn metrics_count_a_scripted_request_mix() {
             .status,
         401
     );
-    // Read budget 3: two 404s on a templated route, one list, then 429.
-    let token = Some(user.access.as_str());
-    assert_eq!(app.get("/api/v1/posts/41", token).await.status, 404);
-    assert_eq!(app.get("/api/posts/42", token).await.status, 404);
-    assert_eq!(app.get("/api/v1/posts", token).await.status, 200);
-    assert_eq!(app.get("/api/v1/posts", token).await.status, 429);
     assert_eq!(app.get("/no/such/path/123", None).await.status, 404);
 
     let res = app.get("/metrics", None).await;
@@ -288,7 +289,7 @@ async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets()
             .clone()
     };
     let authenticate = child_of(server.1, "use_case.authenticate");
-    child_of(&authenticate, "db.users.find");
+    child_of(&authenticate, "db.users.find_in_live_session");
     let list = child_of(server.1, "use_case.list_posts");
     let query = child_of(&list, "db.posts.list");
     assert_eq!(hex(&query.trace_id), trace_id);

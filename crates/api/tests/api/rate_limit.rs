@@ -423,6 +423,17 @@ async fn login_is_limited_per_account_across_many_addresses(limiter: Limiter) {
     }
     let res = login_form(&app, "bob@example.com", "password1", Some("198.51.100.5")).await;
     assert_exceeded(&res, "auth_login", 3, 3600);
+    // That refusal spent nothing of bob's account budget: one login so far, two left.
+    let res = login_form(&app, "bob@example.com", "password1", Some("198.51.100.20")).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    assert_limit_headers(&res, "auth_login", 3, 1, 3600);
+    // A name that is not an e-mail address names no account: it is charged to the address
+    // only, however many addresses try it (no budget, and no counter, per made-up string).
+    for n in 10..15 {
+        let res = login_form(&app, " Mallory ", "x", Some(&format!("198.51.100.{n}"))).await;
+        assert_ne!(res.status, 429, "{}", res.text);
+        assert_limit_headers(&res, "auth_login", 3, 2, 3600);
+    }
     // A body over MAX_BODY_BYTES is 413 while the budget lasts...
     let big = "a".repeat(2048);
     let res = login_form(&app, &big, "x", Some("198.51.100.6")).await;

@@ -16,7 +16,8 @@ fn principal() -> impl Strategy<Value = Principal> {
         any::<i64>().prop_map(|id| Principal::User(UserId::new(id))),
         any::<u32>().prop_map(|ip| Principal::address(IpAddr::V4(Ipv4Addr::from(ip)))),
         any::<u128>().prop_map(|ip| Principal::address(IpAddr::V6(Ipv6Addr::from(ip)))),
-        "[ A-Za-z0-9@._-]{0,40}".prop_map(|s| Principal::account(&s)),
+        " ?[A-Za-z0-9_-]{1,20}@[a-z0-9]{1,10}\\.[a-z]{2,5} ?"
+            .prop_filter_map("an e-mail address", |s| Principal::account(&s)),
     ]
 }
 

@@ -1,7 +1,8 @@
 //! The refresh-session state machine ([`SessionFamily`]) over arbitrary runs.
 //!
 //! A run starts a family and applies a random sequence of operations: time passing (by amounts
-//! clustered around the grace window and the token lifetime, where the rules change), refreshes
+//! clustered around the grace window, the token lifetime and the family's absolute lifetime,
+//! where the rules change), refreshes
 //! presenting any token issued so far (biased towards the current token and its predecessor, the
 //! interesting cases), and logouts. [`simulate`] records every step; each property then reads
 //! the whole trace.
@@ -29,6 +30,7 @@ fn policy_of(ttl_seconds: i64, grace_seconds: i64) -> SessionPolicy {
     SessionPolicy {
         refresh_ttl: Duration::seconds(ttl_seconds),
         reuse_grace: Duration::seconds(grace_seconds),
+        max_age: Duration::days(365),
     }
 }
 
@@ -137,8 +139,13 @@ fn simulate(policy: &SessionPolicy, ops: &[Op]) -> Vec<Step> {
     steps
 }
 
+/// Lifetimes with an absolute lifetime from below the token lifetime to a few of them, so runs
+/// both slide the expiry and reach the family's end.
 fn policies() -> impl Strategy<Value = SessionPolicy> {
-    (1_i64..=600, 0_i64..=30).prop_map(|(ttl, grace)| policy_of(ttl, grace))
+    (1_i64..=600, 0_i64..=30, 1_i64..=2_400).prop_map(|(ttl, grace, max_age)| SessionPolicy {
+        max_age: Duration::seconds(max_age),
+        ..policy_of(ttl, grace)
+    })
 }
 
 /// Time steps: zero, small, and within two seconds either side of the grace window and the
@@ -155,6 +162,7 @@ fn waits(policy: &SessionPolicy) -> impl Strategy<Value = Duration> + use<> {
         (1_i64..=3_000_000).prop_map(Duration::microseconds),
         around(policy.reuse_grace),
         around(policy.refresh_ttl),
+        around(policy.max_age),
     ]
 }
 
@@ -264,7 +272,8 @@ proptest! {
     }
 
     /// Invariant: a refresh rotates exactly when the family accepted the presented token; the
-    /// successor is then the only accepted token, lives for the policy's lifetime from now, and
+    /// successor is then the only accepted token, lives for the policy's lifetime from now (cut
+    /// at the family's absolute end), and
     /// names the presented token as its predecessor. A refused refresh other than reuse
     /// changes nothing.
     #[test]
@@ -279,13 +288,34 @@ proptest! {
                     prop_assert_eq!(*retired, presented);
                     prop_assert_eq!(step.after.current(), issued);
                     prop_assert_eq!(issued.rotated_from, Some(presented));
-                    prop_assert_eq!(issued.expires_at, step.now.plus(policy.refresh_ttl));
+                    prop_assert_eq!(
+                        issued.expires_at,
+                        step.now.plus(policy.refresh_ttl).min(step.after.ends_at(&policy))
+                    );
                     prop_assert_eq!(step.accepted_tokens(), 1);
                     prop_assert_eq!(step.after.record().last_used_at, step.now);
                 }
                 Ok(other) => prop_assert!(false, "a refresh produced {other:?}"),
                 Err(RefreshRejection::ReuseDetected(_)) => {}
                 Err(_) => prop_assert_eq!(&step.after, &step.before),
+            }
+        }
+    }
+
+    /// Invariant: no token of a family expires after the family's absolute end (its login plus
+    /// `max_age`), and from that instant on nothing rotates and no token is accepted, however
+    /// recently the family was refreshed.
+    #[test]
+    fn nothing_outlives_the_familys_absolute_end((policy, ops) in runs()) {
+        let end = t0().plus(policy.max_age);
+        for step in simulate(&policy, &ops) {
+            prop_assert_eq!(step.after.ends_at(&policy), end);
+            prop_assert!(step.after.current().expires_at <= end);
+            if step.now >= end {
+                prop_assert_eq!(step.accepted_tokens(), 0);
+                if let Some(outcome) = &step.outcome {
+                    prop_assert!(outcome.is_err(), "rotated at {:?} past the end", step.now);
+                }
             }
         }
     }
@@ -388,6 +418,42 @@ fn example_an_expired_current_token_does_not_rotate() {
     assert_eq!(steps[1].outcome, Some(Err(RefreshRejection::Expired)));
     assert_eq!(steps[1].after, steps[1].before);
     assert_eq!(steps[1].accepted_tokens(), 0);
+}
+
+#[test]
+fn example_refreshes_do_not_extend_a_family_past_its_absolute_end() {
+    let policy = SessionPolicy {
+        max_age: Duration::seconds(150),
+        ..policy_of(60, 10)
+    };
+    let steps = simulate(
+        &policy,
+        &[
+            Op::Wait(Duration::seconds(50)),
+            Op::Refresh(Pick::Current),
+            Op::Wait(Duration::seconds(50)),
+            Op::Refresh(Pick::Current),
+            Op::Wait(Duration::seconds(49)),
+            Op::Refresh(Pick::Current),
+            Op::Wait(Duration::seconds(1)),
+            Op::Refresh(Pick::Current),
+        ],
+    );
+    // The second refresh (at 100 s) would live until 160 s: it is cut at the end, 150 s.
+    assert_eq!(
+        steps[3].after.current().expires_at,
+        t0().plus(Duration::seconds(150))
+    );
+    assert!(
+        matches!(steps[5].outcome, Some(Ok(_))),
+        "149 s: still inside"
+    );
+    assert_eq!(
+        steps[7].outcome,
+        Some(Err(RefreshRejection::Expired)),
+        "150 s: ended"
+    );
+    assert_eq!(steps[7].after, steps[7].before);
 }
 
 #[test]

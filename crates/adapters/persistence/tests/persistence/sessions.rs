@@ -8,7 +8,7 @@ use keel_domain::session::{
     SessionPolicy, TokenId,
 };
 use keel_domain::user::{User, UserId};
-use keel_ports::{Sessions, StoreError};
+use keel_ports::{Sessions, StoreError, Users};
 use std::sync::Arc;
 use time::Duration;
 use uuid::Uuid;
@@ -17,6 +17,7 @@ fn policy() -> SessionPolicy {
     SessionPolicy {
         refresh_ttl: Duration::days(30),
         reuse_grace: Duration::seconds(10),
+        max_age: Duration::days(90),
     }
 }
 
@@ -299,6 +300,87 @@ async fn the_live_list_holds_unrevoked_unexpired_families_newest_first() {
         let ids: Vec<FamilyId> = live.iter().map(SessionFamily::id).collect();
         assert_eq!(ids, [newer.id(), older.id()], "[{}]", s.label);
         assert!(!ids.contains(&expired.id()), "[{}]", s.label);
+    }
+}
+
+/// `Users::find_in_live_session` answers the user only while the named family is theirs, not
+/// revoked (logout, reuse, logout-all) and its current token not expired.
+#[tokio::test]
+async fn a_user_is_found_in_a_session_only_while_that_session_is_live() {
+    for s in stores().await {
+        let user = s.user("user@example.com").await;
+        let other = s.user("other@example.com").await;
+        let live = login(&s, &user, at(0)).await;
+        let others = login(&s, &other, at(0)).await;
+        let mut logged_out = login(&s, &user, at(0)).await;
+        let change = logged_out
+            .revoke(RevocationReason::Logout, at(5))
+            .expect("first revocation");
+        s.sessions.save(&logged_out, &change).await.expect("save");
+        let reused = login(&s, &user, at(0)).await;
+        let (mut rotated, change) = rotate(&reused, at(1));
+        s.sessions.save(&rotated, &change).await.expect("rotate");
+        let reloaded = s.sessions.find(rotated.id()).await.expect("find");
+        rotated = reloaded.expect("stored");
+        let rejection = rotated
+            .refresh(reused.current().jti, jti(), at(60), &policy())
+            .expect_err("replay after the grace window");
+        let change = rejection.change().expect("reuse revokes");
+        s.sessions.save(&rotated, &change).await.expect("revoke");
+
+        let find = |family: FamilyId, now: Timestamp| {
+            let users = s.users.clone();
+            let id = user.id;
+            async move {
+                users
+                    .find_in_live_session(id, family, now)
+                    .await
+                    .expect("find")
+            }
+        };
+        assert_eq!(
+            find(live.id(), at(10)).await,
+            Some(user.clone()),
+            "[{}]",
+            s.label
+        );
+        assert_eq!(
+            find(others.id(), at(10)).await,
+            None,
+            "[{}] not theirs",
+            s.label
+        );
+        assert_eq!(find(logged_out.id(), at(10)).await, None, "[{}]", s.label);
+        assert_eq!(find(reused.id(), at(70)).await, None, "[{}] reuse", s.label);
+        assert_eq!(
+            find(FamilyId::new(Uuid::new_v4()), at(10)).await,
+            None,
+            "[{}] unknown family",
+            s.label
+        );
+        let expiry = live.current().expires_at;
+        assert_eq!(
+            find(live.id(), expiry).await,
+            None,
+            "[{}] expired at its current token's expiry",
+            s.label
+        );
+
+        s.sessions
+            .revoke_all(user.id, RevocationReason::LogoutAll, at(20))
+            .await
+            .expect("revoke all");
+        assert_eq!(
+            find(live.id(), at(30)).await,
+            None,
+            "[{}] logout-all",
+            s.label
+        );
+        assert!(
+            s.users.find(user.id).await.expect("find").is_some(),
+            "[{}] the user is still there",
+            s.label
+        );
     }
 }
 

@@ -43,7 +43,12 @@ fn counter(policy: Policy, limit_window: u64, who: &str) -> Counter {
     Counter::new(
         policy,
         Quota::new(10, limit_window).expect("quota"),
-        &Principal::account(who),
+        &Principal::account(&if who.contains('@') {
+            who.to_owned()
+        } else {
+            format!("{who}@example.com")
+        })
+        .expect("an address"),
         time_now(),
     )
 }
@@ -78,6 +83,41 @@ async fn counts_exactly(limiter: &dyn RateLimiter) {
     );
     assert_eq!(limiter.hit(&[]).await.expect("nothing"), Vec::<u64>::new());
     limiter.ping().await.expect("ping");
+}
+
+/// A hit that one budget already refuses (its counter holds the limit, 10) is counted there
+/// only: the request's other counters keep their counts, and an absent one is not created.
+async fn charges_nothing_else_once_refused(limiter: &dyn RateLimiter) {
+    let spent = counter(Policy::AuthLogin, 3600, "spent");
+    let other = counter(Policy::AuthLogin, 3600, "other");
+    let fresh = counter(Policy::AuthLogin, 3600, "fresh");
+    for _ in 0..10 {
+        limiter
+            .hit(std::slice::from_ref(&spent))
+            .await
+            .expect("hit");
+    }
+    for _ in 0..3 {
+        limiter
+            .hit(std::slice::from_ref(&other))
+            .await
+            .expect("hit");
+    }
+    assert_eq!(
+        limiter
+            .hit(&[other.clone(), spent.clone(), fresh.clone()])
+            .await
+            .expect("hit"),
+        [3, 11, 0]
+    );
+    assert_eq!(
+        limiter
+            .hit(&[other.clone(), fresh.clone()])
+            .await
+            .expect("hit"),
+        [4, 1],
+        "uncharged and not created"
+    );
 }
 
 async fn loses_no_concurrent_hit(limiter: Arc<dyn RateLimiter>) {
@@ -126,6 +166,7 @@ async fn in_process_counts_exactly_isolates_keys_and_expires() {
     let limiter = InProcessRateLimiter::default();
     counts_exactly(&limiter).await;
     restarts_after_expiry(&limiter).await;
+    charges_nothing_else_once_refused(&limiter).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,19 +183,24 @@ async fn in_process_memory_is_bounded_by_expiry_and_capacity() {
             .await
             .expect("room");
     }
-    assert!(
+    // Full: a new counter evicts the coldest instead of failing (no fail-open, no 503).
+    assert_eq!(
         limiter
             .hit(&[counter(Policy::ApiRead, 1, "one-too-many")])
             .await
-            .is_err(),
-        "a full table refuses new counters"
+            .expect("a full table makes room"),
+        [1]
     );
+    assert_eq!(limiter.len(), 100);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    limiter
-        .hit(&[counter(Policy::ApiRead, 1, "after")])
-        .await
-        .expect("expired counters were dropped");
-    assert_eq!(limiter.len(), 1);
+    for i in 0..30 {
+        limiter
+            .hit(&[counter(Policy::ApiRead, 1, &format!("after{i}"))])
+            .await
+            .expect("counted");
+    }
+    // Expired counters are dropped as hits go by (several per hit), before any live one.
+    assert!(limiter.len() < 100, "{}", limiter.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -164,6 +210,7 @@ async fn redis_counts_exactly_isolates_keys_and_expires() {
     };
     counts_exactly(&limiter).await;
     restarts_after_expiry(&limiter).await;
+    charges_nothing_else_once_refused(&limiter).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
