@@ -356,6 +356,19 @@ mod tests {
     }
 
     #[test]
+    fn a_counter_carries_its_limit_and_refuses_from_it_on() {
+        let principal = Principal::address(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let counter = Counter::new(Policy::AuthLogin, quota(3, 60), &principal, 1_000);
+        assert_eq!(counter.limit(), 3);
+        for (count, refused) in [(0, false), (2, false), (3, true), (4, true)] {
+            assert_eq!(counter.refuses_after(count), refused, "after {count} hits");
+        }
+        let one = Counter::new(Policy::ApiRead, quota(1, 60), &principal, 1_000);
+        assert_eq!(one.limit(), 1);
+        assert!(!one.refuses_after(0) && one.refuses_after(1));
+    }
+
+    #[test]
     fn policies_display_their_stable_names() {
         assert_eq!(Policy::AuthLogin.to_string(), "auth_login");
         assert_eq!(Policy::ApiWrite.to_string(), Policy::ApiWrite.name());
