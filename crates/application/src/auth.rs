@@ -9,8 +9,8 @@ use keel_domain::session::{
 };
 use keel_domain::user::{Email, User, UserId};
 use keel_ports::{
-    AccessClaims, Clock, HashError, PasswordHasher, Sessions, StoreError, TokenCodec, TokenError,
-    Users,
+    AccessClaims, Clock, HashError, PasswordHasher, Random, Sessions, StoreError, TokenCodec,
+    TokenError, Users,
 };
 use std::sync::Arc;
 use uuid::Uuid;
@@ -177,6 +177,7 @@ pub struct Login {
     hasher: Arc<dyn PasswordHasher>,
     sessions: Arc<dyn Sessions>,
     tokens: Arc<dyn TokenCodec>,
+    random: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
 }
@@ -188,6 +189,7 @@ impl Login {
         hasher: Arc<dyn PasswordHasher>,
         sessions: Arc<dyn Sessions>,
         tokens: Arc<dyn TokenCodec>,
+        random: Arc<dyn Random>,
         clock: Arc<dyn Clock>,
         policy: SessionPolicy,
     ) -> Self {
@@ -196,6 +198,7 @@ impl Login {
             hasher,
             sessions,
             tokens,
+            random,
             clock,
             policy,
         }
@@ -228,6 +231,7 @@ impl Login {
         let pair = start_session::<LoginError>(
             self.sessions.as_ref(),
             self.tokens.as_ref(),
+            self.random.as_ref(),
             user.id,
             user_agent,
             self.clock.now(),
@@ -239,19 +243,28 @@ impl Login {
     }
 }
 
+/// A version-4 UUID from the [`Random`] port (ids of session families and refresh tokens: the
+/// application never draws randomness itself, so tests decide it).
+pub(crate) fn random_uuid(random: &dyn Random) -> Uuid {
+    let mut bytes = [0_u8; 16];
+    random.fill(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
 /// Starts a session family for `user` (a login of any kind) and signs its first pair.
 pub(crate) async fn start_session<E: From<TokenError> + From<StoreError>>(
     sessions: &dyn Sessions,
     tokens: &dyn TokenCodec,
+    random: &dyn Random,
     user: UserId,
     user_agent: Option<&str>,
     now: Timestamp,
     policy: &SessionPolicy,
 ) -> Result<TokenPair, E> {
     let family = SessionFamily::start(
-        FamilyId::new(Uuid::new_v4()),
+        FamilyId::new(random_uuid(random)),
         user,
-        TokenId::new(Uuid::new_v4()),
+        TokenId::new(random_uuid(random)),
         user_agent,
         now,
         policy,
@@ -292,6 +305,7 @@ pub enum RefreshOutcome {
 pub struct RefreshSession {
     sessions: Arc<dyn Sessions>,
     tokens: Arc<dyn TokenCodec>,
+    random: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
     policy: SessionPolicy,
 }
@@ -301,12 +315,14 @@ impl RefreshSession {
     pub fn new(
         sessions: Arc<dyn Sessions>,
         tokens: Arc<dyn TokenCodec>,
+        random: Arc<dyn Random>,
         clock: Arc<dyn Clock>,
         policy: SessionPolicy,
     ) -> Self {
         Self {
             sessions,
             tokens,
+            random,
             clock,
             policy,
         }
@@ -353,7 +369,8 @@ impl RefreshSession {
             .map_err(|e| refused(e.into()))?
             .filter(|f| f.id() == claims.family && f.user_id() == claims.user_id)
             .ok_or(refused(RefreshError::InvalidRefreshToken))?;
-        match family.refresh(claims.jti, TokenId::new(Uuid::new_v4()), now, &self.policy) {
+        let next = TokenId::new(random_uuid(self.random.as_ref()));
+        match family.refresh(claims.jti, next, now, &self.policy) {
             Ok(change) => {
                 match self.sessions.save(&family, &change).await {
                     Ok(()) => {}

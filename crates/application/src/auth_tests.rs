@@ -36,6 +36,7 @@ fn refresh_uc(sessions: MockSessions, tokens: MockTokenCodec) -> RefreshSession 
     RefreshSession::new(
         Arc::new(sessions),
         Arc::new(tokens),
+        random(),
         fixed_clock(),
         policy(),
     )
@@ -185,6 +186,7 @@ fn login_uc(users: MockUsers, hasher: MockPasswordHasher, sessions: MockSessions
         Arc::new(hasher),
         Arc::new(sessions),
         Arc::new(codec()),
+        random(),
         fixed_clock(),
         policy(),
     )
@@ -206,9 +208,14 @@ async fn login_starts_a_family_and_signs_a_pair() {
     sessions
         .expect_create()
         .withf(|f| {
+            // The ids come from the Random port (the fixture's first two draws), never from
+            // randomness the application draws itself.
+            let drawn = |byte: u8| uuid::Builder::from_random_bytes([byte; 16]).into_uuid();
             f.user_id() == UserId::new(1)
                 && f.record().user_agent.as_deref() == Some("ua")
                 && f.is_live(now())
+                && f.id().get() == drawn(1)
+                && f.current().jti == TokenId::new(drawn(2))
         })
         .times(1)
         .returning(|_| Ok(()));

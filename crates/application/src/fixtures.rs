@@ -4,8 +4,9 @@ use keel_domain::Timestamp;
 use keel_domain::post::{Content, Post, PostDraft, PostId, Title};
 use keel_domain::session::{FamilyId, SessionFamily, SessionPolicy, TokenId};
 use keel_domain::user::{Email, Password, PasswordHash, User, UserId};
-use keel_ports::{Author, Clock, MockClock, StoreError};
+use keel_ports::{Author, Clock, MockClock, MockRandom, Random, StoreError};
 use std::sync::Arc;
+use std::sync::Mutex;
 use uuid::Uuid;
 
 pub(crate) fn now() -> Timestamp {
@@ -97,4 +98,16 @@ pub(crate) fn family(user: i64, first: u128) -> SessionFamily {
 
 pub(crate) fn unavailable() -> StoreError {
     StoreError::Unavailable("down".into())
+}
+
+/// A counter as randomness: every secret differs, and tests can predict none of them.
+pub(crate) fn random() -> Arc<dyn Random> {
+    let mut random = MockRandom::new();
+    let counter = Mutex::new(0_u8);
+    random.expect_fill().returning(move |dest| {
+        let mut n = counter.lock().expect("lock");
+        *n = n.wrapping_add(1);
+        dest.fill(*n);
+    });
+    Arc::new(random)
 }

@@ -301,6 +301,8 @@ pub struct AccountPorts {
     pub sessions: Arc<dyn Sessions>,
     /// Token signing.
     pub tokens: Arc<dyn TokenCodec>,
+    /// The ids of new session families and refresh tokens.
+    pub random: Arc<dyn Random>,
 }
 
 /// Completes a flow at the callback (`GET`/`POST …/callback`).
@@ -490,6 +492,7 @@ impl CompleteOAuth {
         let pair = start_session::<CallbackError>(
             self.ports.sessions.as_ref(),
             self.ports.tokens.as_ref(),
+            self.ports.random.as_ref(),
             user,
             user_agent,
             now,

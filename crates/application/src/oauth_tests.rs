@@ -2,7 +2,7 @@ use super::*;
 use crate::fixtures::*;
 use keel_domain::user::User;
 use keel_ports::{
-    MockIdentityProvider, MockOAuthAccounts, MockRandom, MockSessions, MockTokenCodec, MockUsers,
+    MockIdentityProvider, MockOAuthAccounts, MockSessions, MockTokenCodec, MockUsers,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -24,18 +24,6 @@ impl OAuthFlows for MemoryFlows {
     async fn take(&self, state: &StateToken) -> Result<Option<OAuthFlow>, StoreError> {
         Ok(self.0.lock().expect("lock").remove(&state.storage_key()))
     }
-}
-
-/// A counter as randomness: every secret differs, and tests can predict none of them.
-fn random() -> Arc<dyn Random> {
-    let mut random = MockRandom::new();
-    let counter = Mutex::new(0_u8);
-    random.expect_fill().returning(move |dest| {
-        let mut n = counter.lock().expect("lock");
-        *n = n.wrapping_add(1);
-        dest.fill(*n);
-    });
-    Arc::new(random)
 }
 
 fn provider(
@@ -121,6 +109,7 @@ fn harness(
             accounts: Arc::new(accounts),
             sessions: Arc::new(sessions()),
             tokens: Arc::new(codec()),
+            random: random(),
         },
         fixed_clock(),
         policy(),
