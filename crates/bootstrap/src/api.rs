@@ -243,27 +243,15 @@ impl SharedAdapters {
                 auth.algorithm,
                 auth.issuer.clone(),
                 auth.audience.clone(),
-                time::Duration::minutes(
-                    i64::try_from(auth.access_token_expire_minutes).unwrap_or(i64::MAX / 60),
-                ),
+                time::Duration::minutes(i64::from(auth.access_token_expire_minutes)),
             )
             .context("building the token codec")?,
         );
+        // Every value was range-checked at start (config.rs): nothing to clamp here.
         let policy = SessionPolicy {
-            refresh_ttl: time::Duration::days(
-                i64::try_from(auth.refresh_token_expire_days)
-                    .unwrap_or(36_500)
-                    .min(36_500),
-            ),
-            reuse_grace: time::Duration::seconds(
-                i64::try_from(auth.refresh_token_reuse_grace_seconds).unwrap_or(i64::MAX / 2),
-            ),
-            // Range-checked at start (1 to 3650).
-            max_age: time::Duration::days(
-                i64::try_from(auth.session_max_age_days)
-                    .unwrap_or(3650)
-                    .min(3650),
-            ),
+            refresh_ttl: time::Duration::days(i64::from(auth.refresh_token_expire_days)),
+            reuse_grace: time::Duration::seconds(i64::from(auth.refresh_token_reuse_grace_seconds)),
+            max_age: time::Duration::days(i64::from(auth.session_max_age_days)),
         };
         let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
         let providers = OAuthProviders::new(identity_providers(config)?);
@@ -274,9 +262,7 @@ impl SharedAdapters {
             ))
         });
         let flow_policy = FlowPolicy {
-            state_ttl: time::Duration::seconds(
-                i64::try_from(config.oauth.state_expire_seconds).unwrap_or(i64::MAX / 2),
-            ),
+            state_ttl: time::Duration::seconds(i64::from(config.oauth.state_expire_seconds)),
         };
         // PostgreSQL: `NOTIFY` after the commit, at most once per interval per process, on a
         // connection of its own (`keel_persistence::PgNotifyWaker`). SQLite: workers poll.
@@ -502,7 +488,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
         oauth: OAuthSettings {
             public_base_url: config.oauth.public_base_url.clone(),
             frontend_callback_url: config.oauth.frontend_callback_url.clone(),
-            state_ttl_seconds: config.oauth.state_expire_seconds,
+            state_ttl_seconds: u64::from(config.oauth.state_expire_seconds),
         },
     };
     let redis_required = config.redis_health_required;

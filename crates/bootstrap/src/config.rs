@@ -116,13 +116,13 @@ pub struct AuthConfig {
     /// `aud`.
     pub audience: String,
     /// Access-token lifetime.
-    pub access_token_expire_minutes: u64,
+    pub access_token_expire_minutes: u32,
     /// Refresh-token lifetime.
-    pub refresh_token_expire_days: u64,
+    pub refresh_token_expire_days: u32,
     /// Grace window for replaying the immediate predecessor.
-    pub refresh_token_reuse_grace_seconds: u64,
+    pub refresh_token_reuse_grace_seconds: u32,
     /// Absolute lifetime of a session family from its login, in days (1 to 3650).
-    pub session_max_age_days: u64,
+    pub session_max_age_days: u32,
 }
 
 /// Rate limiting settings.
@@ -153,7 +153,7 @@ pub struct OutboxConfig {
     /// Attempts before an event is dead-lettered.
     pub retry_max_attempts: u32,
     /// Base of the exponential backoff.
-    pub retry_backoff_seconds: u64,
+    pub retry_backoff_seconds: u32,
     /// Fallback poll interval.
     pub dispatch_interval_seconds: u64,
     /// Where events go.
@@ -168,7 +168,7 @@ pub struct OutboxConfig {
     pub webhook_timeout_seconds: u64,
     /// How long a worker's claim on a batch lasts (`OUTBOX_LEASE_SECONDS`, default 60); must
     /// exceed the webhook timeout.
-    pub lease_seconds: u64,
+    pub lease_seconds: u32,
     /// Worker's operational listener host.
     pub worker_host: String,
     /// Worker's operational listener port.
@@ -227,7 +227,7 @@ pub struct ObservabilityConfig {
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
     /// Lifetime of a flow's state.
-    pub state_expire_seconds: u64,
+    pub state_expire_seconds: u32,
     /// Public origin for callback URLs.
     pub public_base_url: Option<String>,
     /// Where browser flows end.
@@ -522,12 +522,16 @@ impl Env {
         }
     }
 
-    fn positive(&self, name: &str, default: u64) -> Result<u64, ConfigError> {
-        let value = self.parse(name, default, "a positive integer")?;
-        if value == 0 {
-            return Err(invalid(name, "0", "a positive integer"));
-        }
-        Ok(value)
+    fn within_u32(
+        &self,
+        name: &str,
+        default: u32,
+        range: RangeInclusive<u32>,
+    ) -> Result<u32, ConfigError> {
+        let wide = u64::from(*range.start())..=u64::from(*range.end());
+        let value = self.within(name, u64::from(default), wide)?;
+        // In range, so it fits.
+        u32::try_from(value).map_err(|_| invalid(name, &value.to_string(), "a smaller integer"))
     }
 
     fn within(
@@ -591,16 +595,6 @@ impl fmt::Display for Environment {
     }
 }
 
-/// `SESSION_MAX_AGE_DAYS`: 1 to 3650 days (ten years), default 30.
-fn session_max_age_days(env: &Env) -> Result<u64, ConfigError> {
-    const EXPECTED: &str = "an integer from 1 to 3650 (days)";
-    let days: u64 = env.parse("SESSION_MAX_AGE_DAYS", 30, EXPECTED)?;
-    if !(1..=3650).contains(&days) {
-        return Err(invalid("SESSION_MAX_AGE_DAYS", &days.to_string(), EXPECTED));
-    }
-    Ok(days)
-}
-
 fn database_url(env: &Env) -> Result<String, ConfigError> {
     if let Some(url) = env.raw("DATABASE_URL") {
         if !(url.starts_with("postgres://")
@@ -653,7 +647,8 @@ fn policy(env: &Env, name: &str, limit: u32) -> Result<RateLimitPolicy, ConfigEr
     }
     Ok(RateLimitPolicy {
         limit,
-        window_seconds: env.positive(&window_var, 60)?,
+        // At most a day.
+        window_seconds: env.within(&window_var, 60, 1..=86_400)?,
     })
 }
 
@@ -795,15 +790,7 @@ impl Config {
         }
         let max_connections = match env.raw("DATABASE_MAX_CONNECTIONS") {
             None => None,
-            Some(_) => Some(
-                u32::try_from(env.positive("DATABASE_MAX_CONNECTIONS", 1)?).map_err(|_| {
-                    invalid(
-                        "DATABASE_MAX_CONNECTIONS",
-                        env.raw("DATABASE_MAX_CONNECTIONS").unwrap_or(""),
-                        "a positive integer",
-                    )
-                })?,
-            ),
+            Some(_) => Some(env.within_u32("DATABASE_MAX_CONNECTIONS", 1, 1..=1_000)?),
         };
 
         let config = Self {
@@ -821,10 +808,20 @@ impl Config {
                 algorithm,
                 issuer: env.string("TOKEN_ISSUER", "keel"),
                 audience: env.string("TOKEN_AUDIENCE", "keel-api"),
-                access_token_expire_minutes: env.positive("ACCESS_TOKEN_EXPIRE_MINUTES", 60)?,
-                refresh_token_expire_days: env.positive("REFRESH_TOKEN_EXPIRE_DAYS", 30)?,
-                refresh_token_reuse_grace_seconds: env.parse("REFRESH_TOKEN_REUSE_GRACE_SECONDS", 10, "a non-negative integer")?,
-                session_max_age_days: session_max_age_days(env)?,
+                // At most a week.
+                access_token_expire_minutes: env.within_u32(
+                    "ACCESS_TOKEN_EXPIRE_MINUTES",
+                    60,
+                    1..=10_080,
+                )?,
+                // At most ten years.
+                refresh_token_expire_days: env.within_u32("REFRESH_TOKEN_EXPIRE_DAYS", 30, 1..=3_650)?,
+                refresh_token_reuse_grace_seconds: env.within_u32(
+                    "REFRESH_TOKEN_REUSE_GRACE_SECONDS",
+                    10,
+                    0..=3_600,
+                )?,
+                session_max_age_days: env.within_u32("SESSION_MAX_AGE_DAYS", 30, 1..=3_650)?,
             },
             api_versions: ApiVersions { latest, supported },
             features: Features {
@@ -855,26 +852,32 @@ impl Config {
                 log_filter: env.string("RUST_LOG", "info"),
             },
             outbox: OutboxConfig {
-                batch_size: u32::try_from(env.positive("OUTBOX_DISPATCH_BATCH_SIZE", 100)?)
-                    .map_err(|_| invalid("OUTBOX_DISPATCH_BATCH_SIZE", "", "a positive integer"))?,
-                retry_max_attempts: u32::try_from(env.positive("OUTBOX_RETRY_MAX_ATTEMPTS", 5)?)
-                    .map_err(|_| invalid("OUTBOX_RETRY_MAX_ATTEMPTS", "", "a positive integer"))?,
-                retry_backoff_seconds: env.positive("OUTBOX_RETRY_BACKOFF_SECONDS", 30)?,
-                dispatch_interval_seconds: env.positive("OUTBOX_DISPATCH_INTERVAL_SECONDS", 15)?,
+                batch_size: env.within_u32("OUTBOX_DISPATCH_BATCH_SIZE", 100, 1..=10_000)?,
+                retry_max_attempts: env.within_u32("OUTBOX_RETRY_MAX_ATTEMPTS", 5, 1..=1_000)?,
+                retry_backoff_seconds: env.within_u32(
+                    "OUTBOX_RETRY_BACKOFF_SECONDS",
+                    30,
+                    1..=86_400,
+                )?,
+                dispatch_interval_seconds: env.within(
+                    "OUTBOX_DISPATCH_INTERVAL_SECONDS",
+                    15,
+                    1..=3_600,
+                )?,
                 sinks,
                 redis_stream: env.string("OUTBOX_REDIS_STREAM", "keel:events"),
                 webhook_url: env.optional("OUTBOX_WEBHOOK_URL"),
                 webhook_secret: env.optional("OUTBOX_WEBHOOK_SECRET").map(SecretString::from),
-                webhook_timeout_seconds: env.positive("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10)?,
-                lease_seconds: env.positive("OUTBOX_LEASE_SECONDS", 60)?,
+                webhook_timeout_seconds: env.within("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10, 1..=300)?,
+                lease_seconds: env.within_u32("OUTBOX_LEASE_SECONDS", 60, 1..=86_400)?,
                 worker_host: env.string("WORKER_HOST", "127.0.0.1"),
                 worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
             },
             oauth: OAuthConfig {
-                state_expire_seconds: env.positive("OAUTH_STATE_EXPIRE_SECONDS", 300)?,
+                state_expire_seconds: env.within_u32("OAUTH_STATE_EXPIRE_SECONDS", 300, 1..=3_600)?,
                 public_base_url,
                 frontend_callback_url,
-                http_timeout_seconds: env.positive("OAUTH_HTTP_TIMEOUT_SECONDS", 10)?,
+                http_timeout_seconds: env.within("OAUTH_HTTP_TIMEOUT_SECONDS", 10, 1..=300)?,
                 providers: oauth_providers(env, production)?,
             },
             http: HttpEdgeConfig {
@@ -888,10 +891,20 @@ impl Config {
                 security_headers_enabled: env.flag("SECURITY_HEADERS_ENABLED", true)?,
                 csp_enabled: env.flag("SECURITY_CSP_ENABLED", true)?,
                 hsts_enabled: env.flag("SECURITY_HSTS_ENABLED", false)?,
-                hsts_max_age_seconds: env.positive("SECURITY_HSTS_MAX_AGE_SECONDS", 31_536_000)?,
+                // At most two years.
+                hsts_max_age_seconds: env.within(
+                    "SECURITY_HSTS_MAX_AGE_SECONDS",
+                    31_536_000,
+                    1..=63_072_000,
+                )?,
                 https_redirect: env.flag("SECURITY_HTTPS_REDIRECT", false)?,
-                max_body_bytes: usize::try_from(env.positive("MAX_BODY_BYTES", 262_144)?)
-                    .map_err(|_| invalid("MAX_BODY_BYTES", "", "a positive integer"))?,
+                // At most 100 MiB.
+                max_body_bytes: usize::try_from(env.within(
+                    "MAX_BODY_BYTES",
+                    262_144,
+                    1..=104_857_600,
+                )?)
+                .map_err(|_| invalid("MAX_BODY_BYTES", "", "an integer from 1 to 104857600"))?,
                 request_body_timeout_seconds: env.within(
                     "REQUEST_BODY_TIMEOUT_SECONDS",
                     30,

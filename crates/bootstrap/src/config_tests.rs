@@ -80,18 +80,18 @@ fn bad_values_name_the_variable_and_the_accepted_values() {
         ("PORT", "eighty", "port"),
         ("ALGORITHM", "RS256", "HS256"),
         ("ENVIRONMENT", "staging", "production"),
-        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0", "positive"),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0", "from 1 to 10080"),
         ("SESSION_MAX_AGE_DAYS", "0", "1 to 3650"),
         ("SESSION_MAX_AGE_DAYS", "3651", "1 to 3650"),
         ("SESSION_MAX_AGE_DAYS", "-1", "1 to 3650"),
         ("RATE_LIMIT_LOGIN_LIMIT", "-1", "positive"),
-        ("RATE_LIMIT_READ_WINDOW_SECONDS", "x", "positive"),
+        ("RATE_LIMIT_READ_WINDOW_SECONDS", "x", "from 1 to 86400"),
         ("DATABASE_MIGRATE_ON_START", "maybe", "true or false"),
         ("OUTBOX_SINKS", "log,kafka", "webhook"),
         ("DATABASE_URL", "mysql://x", "postgres"),
         ("LOG_FORMAT", "xml", "json"),
         ("OAUTH_FRONTEND_CALLBACK_URL", "/cb#frag", "fragment"),
-        ("MAX_BODY_BYTES", "lots", "positive"),
+        ("MAX_BODY_BYTES", "lots", "from 1 to 104857600"),
         ("REQUEST_BODY_TIMEOUT_SECONDS", "0", "from 1 to 3600"),
         ("REQUEST_BODY_TIMEOUT_SECONDS", "3601", "from 1 to 3600"),
         ("REQUEST_BODY_TIMEOUT_SECONDS", "soon", "from 1 to 3600"),
@@ -214,8 +214,8 @@ fn edge_and_rate_limit_settings_are_validated_at_start() {
         ("RATE_LIMIT_ENABLED", "maybe", "true or false"),
         ("RATE_LIMIT_FAIL_OPEN", "2", "true or false"),
         ("RATE_LIMIT_LOGIN_LIMIT", "0", "positive"),
-        ("RATE_LIMIT_WRITE_WINDOW_SECONDS", "0", "positive"),
-        ("SECURITY_HSTS_MAX_AGE_SECONDS", "-1", "positive"),
+        ("RATE_LIMIT_WRITE_WINDOW_SECONDS", "0", "from 1 to 86400"),
+        ("SECURITY_HSTS_MAX_AGE_SECONDS", "-1", "from 1 to 63072000"),
         ("TRUST_PROXY_HEADERS", "perhaps", "true or false"),
     ] {
         let err = config(&[(variable, value)]).expect_err(variable);
@@ -489,4 +489,64 @@ fn env_example_lists_exactly_the_variables_the_configuration_reads() {
         stale.is_empty(),
         "in .env.example but read by no configuration: {stale:?}"
     );
+}
+
+/// Values out of their sane range stop the process at start, naming the variable and the
+/// range, instead of being clamped later.
+#[test]
+fn values_out_of_their_sane_range_are_refused_at_start() {
+    for (variable, value, range) in [
+        (
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            "99999999999999",
+            "from 1 to 10080",
+        ),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "10081", "from 1 to 10080"),
+        ("REFRESH_TOKEN_EXPIRE_DAYS", "999999999", "from 1 to 3650"),
+        ("REFRESH_TOKEN_EXPIRE_DAYS", "0", "from 1 to 3650"),
+        (
+            "REFRESH_TOKEN_REUSE_GRACE_SECONDS",
+            "3601",
+            "from 0 to 3600",
+        ),
+        ("SESSION_MAX_AGE_DAYS", "3651", "from 1 to 3650"),
+        ("DATABASE_MAX_CONNECTIONS", "1001", "from 1 to 1000"),
+        ("DATABASE_MAX_CONNECTIONS", "0", "from 1 to 1000"),
+        ("OUTBOX_DISPATCH_BATCH_SIZE", "10001", "from 1 to 10000"),
+        ("OUTBOX_RETRY_MAX_ATTEMPTS", "1001", "from 1 to 1000"),
+        ("OUTBOX_RETRY_BACKOFF_SECONDS", "86401", "from 1 to 86400"),
+        ("OUTBOX_DISPATCH_INTERVAL_SECONDS", "3601", "from 1 to 3600"),
+        ("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", "301", "from 1 to 300"),
+        ("OUTBOX_LEASE_SECONDS", "86401", "from 1 to 86400"),
+        ("OAUTH_STATE_EXPIRE_SECONDS", "3601", "from 1 to 3600"),
+        ("OAUTH_HTTP_TIMEOUT_SECONDS", "301", "from 1 to 300"),
+        (
+            "SECURITY_HSTS_MAX_AGE_SECONDS",
+            "63072001",
+            "from 1 to 63072000",
+        ),
+        ("MAX_BODY_BYTES", "104857601", "from 1 to 104857600"),
+        (
+            "RATE_LIMIT_LOGIN_WINDOW_SECONDS",
+            "86401",
+            "from 1 to 86400",
+        ),
+    ] {
+        let err = config(&[(variable, value)]).expect_err(variable);
+        assert_eq!(err.variable, variable);
+        assert!(err.expected.contains(range), "{variable}: {}", err.expected);
+        assert!(err.to_string().contains(variable), "{err}");
+    }
+    // The bounds themselves are accepted.
+    let c = config(&[
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "10080"),
+        ("REFRESH_TOKEN_EXPIRE_DAYS", "3650"),
+        ("REFRESH_TOKEN_REUSE_GRACE_SECONDS", "0"),
+        ("DATABASE_MAX_CONNECTIONS", "1000"),
+    ])
+    .expect("the bounds are valid");
+    assert_eq!(c.auth.access_token_expire_minutes, 10_080);
+    assert_eq!(c.auth.refresh_token_expire_days, 3_650);
+    assert_eq!(c.auth.refresh_token_reuse_grace_seconds, 0);
+    assert_eq!(c.database.max_connections, Some(1_000));
 }

@@ -109,14 +109,12 @@ pub fn relay_settings(config: &Config) -> anyhow::Result<RelaySettings> {
     let outbox = &config.outbox;
     let retry = RetryPolicy::new(
         outbox.retry_max_attempts,
-        time::Duration::seconds(
-            i64::try_from(outbox.retry_backoff_seconds).unwrap_or(i64::MAX / 2),
-        ),
+        time::Duration::seconds(i64::from(outbox.retry_backoff_seconds)),
     )
     .context("OUTBOX_RETRY_MAX_ATTEMPTS / OUTBOX_RETRY_BACKOFF_SECONDS")?;
     let budget = time::Duration::try_from(delivery_budget(config)).unwrap_or(time::Duration::MAX);
     let lease = LeasePolicy::new(
-        time::Duration::seconds(i64::try_from(outbox.lease_seconds).unwrap_or(i64::MAX / 2)),
+        time::Duration::seconds(i64::from(outbox.lease_seconds)),
         budget,
     )
     .with_context(|| {
