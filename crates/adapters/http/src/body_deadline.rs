@@ -21,7 +21,7 @@
 //! looked at when the body is read).
 
 use crate::HttpSettings;
-use crate::middleware::{OriginalPath, RequestId};
+use crate::middleware::problem_context;
 use crate::problem::{PROBLEM_JSON, Problem};
 use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
@@ -70,12 +70,7 @@ pub async fn body_deadline(
         "request body not received in time"
     );
     let (req, _) = res.into_parts();
-    let extensions = req.extensions();
-    let instance = extensions
-        .get::<OriginalPath>()
-        .map_or_else(|| req.path().to_owned(), |p| p.0.clone());
-    let trace_id = extensions.get::<RequestId>().map(|r| r.0.clone());
-    drop(extensions);
+    let (instance, trace_id) = problem_context(&req);
     let problem = Problem::for_status(StatusCode::REQUEST_TIMEOUT);
     let json = Bytes::from(problem.body(&instance, trace_id.as_deref()).to_string());
     let response = HttpResponse::build(problem.status())

@@ -137,32 +137,38 @@ pub(crate) struct Feed {
 
 impl FromFields for Feed {
     fn read(fields: &mut Fields<'_>) -> Option<Self> {
-        let limit = if fields.has("limit") {
-            fields.int("limit")
-        } else {
-            Some(LIMIT_DEFAULT)
-        };
-        let skip = if fields.has("skip") {
-            fields.int("skip")
-        } else {
-            Some(0)
-        };
-        let limit = limit
-            .and_then(|l| fields.check("limit", Page::new(l, 0), wire::paging))
-            .map(Page::limit);
-        let skip = skip
-            .and_then(|s| fields.check("skip", Page::new(1, s), wire::paging))
-            .map(Page::skip);
+        let page = read_page(fields);
         let search = match fields.optional_string("search") {
             Some(term) => fields.check("search", Search::parse(term), wire::paging),
             None => Some(Search::default()),
         };
-        let page = Page::new(limit?, skip?).ok()?;
         Some(Self {
             search: search?,
-            page,
+            page: page?,
         })
     }
+}
+
+/// A page from `limit` (default 10) and `skip` (default 0), each checked on its own so both
+/// errors are reported.
+pub(crate) fn read_page(fields: &mut Fields<'_>) -> Option<Page> {
+    let limit = if fields.has("limit") {
+        fields.int("limit")
+    } else {
+        Some(LIMIT_DEFAULT)
+    };
+    let skip = if fields.has("skip") {
+        fields.int("skip")
+    } else {
+        Some(0)
+    };
+    let limit = limit
+        .and_then(|l| fields.check("limit", Page::new(l, 0), wire::paging))
+        .map(Page::limit);
+    let skip = skip
+        .and_then(|s| fields.check("skip", Page::new(1, s), wire::paging))
+        .map(Page::skip);
+    Page::new(limit?, skip?).ok()
 }
 
 /// `POST /vote`: `{post_id, dir}`.

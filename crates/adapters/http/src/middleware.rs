@@ -385,13 +385,18 @@ pub(crate) fn problem_response(
     problem: &Problem,
     original: HttpResponse,
 ) -> HttpResponse {
+    let (instance, trace_id) = problem_context(req.request());
+    build_problem_response(problem, &instance, trace_id.as_deref(), &original)
+}
+
+/// A problem's `instance` (the path as sent) and `trace_id` (the request id) for `req`.
+pub(crate) fn problem_context(req: &actix_web::HttpRequest) -> (String, Option<String>) {
     let extensions = req.extensions();
     let instance = extensions
         .get::<OriginalPath>()
         .map_or_else(|| req.path().to_owned(), |p| p.0.clone());
     let trace_id = extensions.get::<RequestId>().map(|r| r.0.clone());
-    drop(extensions);
-    build_problem_response(problem, &instance, trace_id.as_deref(), &original)
+    (instance, trace_id)
 }
 
 fn build_problem_response(
@@ -438,12 +443,7 @@ pub async fn render_problems(
         }
     };
     let (http_req, original) = res.into_parts();
-    let extensions = http_req.extensions();
-    let instance = extensions
-        .get::<OriginalPath>()
-        .map_or_else(|| http_req.path().to_owned(), |p| p.0.clone());
-    let trace_id = extensions.get::<RequestId>().map(|r| r.0.clone());
-    drop(extensions);
+    let (instance, trace_id) = problem_context(&http_req);
     let response = build_problem_response(&problem, &instance, trace_id.as_deref(), &original);
     Ok(ServiceResponse::new(http_req, response))
 }

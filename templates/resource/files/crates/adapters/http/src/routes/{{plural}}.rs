@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use keel_domain::rate_limit::Policy;
 use crate::extract::{AuthUser, Fields, path_int};
 use crate::input::{self, FromFields};
-use crate::wire::{self, Violation};
+use crate::wire::Violation;
 use crate::problem::Problem;
 use actix_web::http::StatusCode;
 use keel_application::{{plural}}::{{Name}}Error;
@@ -17,7 +17,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use keel_application::{{plural}}::{
     Create{{Name}}, Delete{{Name}}, Get{{Name}}, List{{Plural}}, Update{{Name}},
 };
-use keel_domain::paging::{LIMIT_DEFAULT, Page};
+use keel_domain::paging::Page;
 use keel_domain::{{name}}::{
     TextError, {{Name}}Description, {{Name}}Draft, {{Name}}Id, {{Name}}Name,
 };
@@ -132,23 +132,7 @@ struct Listing(Page);
 
 impl FromFields for Listing {
     fn read(fields: &mut Fields<'_>) -> Option<Self> {
-        let limit = if fields.has("limit") {
-            fields.int("limit")
-        } else {
-            Some(LIMIT_DEFAULT)
-        };
-        let skip = if fields.has("skip") {
-            fields.int("skip")
-        } else {
-            Some(0)
-        };
-        let limit = limit
-            .and_then(|l| fields.check("limit", Page::new(l, 0), wire::paging))
-            .map(Page::limit);
-        let skip = skip
-            .and_then(|s| fields.check("skip", Page::new(1, s), wire::paging))
-            .map(Page::skip);
-        Page::new(limit?, skip?).ok().map(Self)
+        input::read_page(fields).map(Self)
     }
 }
 
