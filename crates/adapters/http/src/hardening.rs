@@ -112,12 +112,6 @@ impl Host {
         &self.name
     }
 
-    /// The port, if one was given.
-    #[must_use]
-    pub fn port(&self) -> Option<u16> {
-        self.port
-    }
-
     /// The host as it goes in a URL, without the port (`[::1]` for IPv6).
     #[must_use]
     pub fn url_host(&self) -> String {
