@@ -97,7 +97,7 @@ pub fn identity_providers(config: &Config) -> anyhow::Result<Vec<Arc<dyn Identit
         })
         .collect();
     let options = keel_oauth::HttpOptions {
-        timeout: Duration::from_secs(config.oauth.http_timeout_seconds),
+        timeout: config.oauth.http_timeout,
         allow_insecure: config.environment != crate::config::Environment::Production,
     };
     keel_oauth::build(&settings, &options).context("configuring the OAuth providers")
@@ -130,7 +130,7 @@ pub fn connect_redis(config: &Config) -> anyhow::Result<Option<keel_redis::Pool>
 }
 
 fn quota(policy: crate::config::RateLimitPolicy) -> anyhow::Result<Quota> {
-    Quota::new(policy.limit, policy.window_seconds).context("rate-limit quota")
+    Quota::new(policy.limit, policy.window.as_secs()).context("rate-limit quota")
 }
 
 /// The rate limiter, unless rate limiting is off: Redis when a pool is given, else in-process.
@@ -181,7 +181,7 @@ pub fn edge_settings(config: &Config) -> anyhow::Result<EdgeSettings> {
             headers: http.security_headers_enabled,
             csp: (http.security_headers_enabled && http.csp_enabled)
                 .then(|| DEFAULT_CSP.to_owned()),
-            hsts_max_age: http.hsts_enabled.then_some(http.hsts_max_age_seconds),
+            hsts_max_age: http.hsts_enabled.then_some(http.hsts_max_age.as_secs()),
             https_redirect: http.https_redirect,
         },
         cors: CorsSettings::new(&http.cors_origins).context("CORS_ORIGINS")?,
@@ -243,15 +243,15 @@ impl SharedAdapters {
                 auth.algorithm,
                 auth.issuer.clone(),
                 auth.audience.clone(),
-                time::Duration::minutes(i64::from(auth.access_token_expire_minutes)),
+                crate::config::span(auth.access_token_expire),
             )
             .context("building the token codec")?,
         );
         // Every value was range-checked at start (config.rs): nothing to clamp here.
         let policy = SessionPolicy {
-            refresh_ttl: time::Duration::days(i64::from(auth.refresh_token_expire_days)),
-            reuse_grace: time::Duration::seconds(i64::from(auth.refresh_token_reuse_grace_seconds)),
-            max_age: time::Duration::days(i64::from(auth.session_max_age_days)),
+            refresh_ttl: crate::config::span(auth.refresh_token_expire),
+            reuse_grace: crate::config::span(auth.refresh_token_reuse_grace),
+            max_age: crate::config::span(auth.session_max_age),
         };
         let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
         let providers = OAuthProviders::new(identity_providers(config)?);
@@ -262,7 +262,7 @@ impl SharedAdapters {
             ))
         });
         let flow_policy = FlowPolicy {
-            state_ttl: time::Duration::seconds(i64::from(config.oauth.state_expire_seconds)),
+            state_ttl: crate::config::span(config.oauth.state_expire),
         };
         // PostgreSQL: `NOTIFY` after the commit, at most once per interval per process, on a
         // connection of its own (`keel_persistence::PgNotifyWaker`). SQLite: workers poll.
@@ -481,14 +481,14 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     let settings = HttpSettings {
         versions: config.api_versions.clone(),
         max_body_bytes: config.http.max_body_bytes,
-        request_body_timeout: Duration::from_secs(config.http.request_body_timeout_seconds),
+        request_body_timeout: config.http.request_body_timeout,
         frontend_enabled: config.features.frontend,
         edge: edge_settings(config)?,
         observer: keel_http::observe::Observer(Arc::new(observer)),
         oauth: OAuthSettings {
             public_base_url: config.oauth.public_base_url.clone(),
             frontend_callback_url: config.oauth.frontend_callback_url.clone(),
-            state_ttl_seconds: u64::from(config.oauth.state_expire_seconds),
+            state_ttl_seconds: config.oauth.state_expire.as_secs(),
         },
     };
     let redis_required = config.redis_health_required;

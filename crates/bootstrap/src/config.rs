@@ -10,9 +10,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::RangeInclusive;
 use std::str::FromStr;
-
-/// Accepted `REQUEST_BODY_TIMEOUT_SECONDS`: at least a second, at most an hour.
-const REQUEST_BODY_TIMEOUT_RANGE: RangeInclusive<u64> = 1..=3600;
+use std::time::Duration;
 
 /// The development signing key used when `SECRET_KEY` is unset (refused in production).
 pub const DEV_SECRET_KEY: &str = "keel-development-secret-key-change-me-0000";
@@ -76,8 +74,8 @@ pub use keel_auth::JwtAlgorithm;
 pub struct RateLimitPolicy {
     /// Requests per window.
     pub limit: u32,
-    /// Window length in seconds.
-    pub window_seconds: u64,
+    /// Window length (whole seconds, at most a day).
+    pub window: Duration,
 }
 
 /// Outbox delivery targets.
@@ -115,14 +113,16 @@ pub struct AuthConfig {
     pub issuer: String,
     /// `aud`.
     pub audience: String,
-    /// Access-token lifetime.
-    pub access_token_expire_minutes: u32,
-    /// Refresh-token lifetime.
-    pub refresh_token_expire_days: u32,
-    /// Grace window for replaying the immediate predecessor.
-    pub refresh_token_reuse_grace_seconds: u32,
-    /// Absolute lifetime of a session family from its login, in days (1 to 3650).
-    pub session_max_age_days: u32,
+    /// Access-token lifetime (`ACCESS_TOKEN_EXPIRE_MINUTES`, at most a week).
+    pub access_token_expire: Duration,
+    /// Refresh-token lifetime (`REFRESH_TOKEN_EXPIRE_DAYS`, at most ten years).
+    pub refresh_token_expire: Duration,
+    /// Grace window for replaying the immediate predecessor
+    /// (`REFRESH_TOKEN_REUSE_GRACE_SECONDS`, at most an hour).
+    pub refresh_token_reuse_grace: Duration,
+    /// Absolute lifetime of a session family from its login (`SESSION_MAX_AGE_DAYS`, at most
+    /// ten years).
+    pub session_max_age: Duration,
 }
 
 /// Rate limiting settings.
@@ -153,9 +153,9 @@ pub struct OutboxConfig {
     /// Attempts before an event is dead-lettered.
     pub retry_max_attempts: u32,
     /// Base of the exponential backoff.
-    pub retry_backoff_seconds: u32,
+    pub retry_backoff: Duration,
     /// Fallback poll interval.
-    pub dispatch_interval_seconds: u64,
+    pub dispatch_interval: Duration,
     /// Where events go.
     pub sinks: Vec<OutboxSink>,
     /// Redis stream name.
@@ -164,11 +164,11 @@ pub struct OutboxConfig {
     pub webhook_url: Option<String>,
     /// Webhook HMAC key.
     pub webhook_secret: Option<SecretString>,
-    /// Timeout of one webhook request (`OUTBOX_WEBHOOK_TIMEOUT_SECONDS`, default 10).
-    pub webhook_timeout_seconds: u64,
-    /// How long a worker's claim on a batch lasts (`OUTBOX_LEASE_SECONDS`, default 60); must
+    /// Timeout of one webhook request (`OUTBOX_WEBHOOK_TIMEOUT_SECONDS`, default 10 s).
+    pub webhook_timeout: Duration,
+    /// How long a worker's claim on a batch lasts (`OUTBOX_LEASE_SECONDS`, default 60 s); must
     /// exceed the webhook timeout.
-    pub lease_seconds: u32,
+    pub lease: Duration,
     /// Worker's operational listener host.
     pub worker_host: String,
     /// Worker's operational listener port.
@@ -192,14 +192,14 @@ pub struct HttpEdgeConfig {
     pub csp_enabled: bool,
     /// HSTS header.
     pub hsts_enabled: bool,
-    /// HSTS max-age.
-    pub hsts_max_age_seconds: u64,
+    /// HSTS max-age (whole seconds).
+    pub hsts_max_age: Duration,
     /// Redirect plain HTTP to HTTPS.
     pub https_redirect: bool,
     /// Largest request body.
     pub max_body_bytes: usize,
     /// Time a client has to send a request body once its head arrived (then 408).
-    pub request_body_timeout_seconds: u64,
+    pub request_body_timeout: Duration,
 }
 
 /// Observability settings.
@@ -226,14 +226,14 @@ pub struct ObservabilityConfig {
 /// OAuth settings: what every provider shares, and the enabled providers.
 #[derive(Debug, Clone)]
 pub struct OAuthConfig {
-    /// Lifetime of a flow's state.
-    pub state_expire_seconds: u32,
+    /// Lifetime of a flow's state (whole seconds).
+    pub state_expire: Duration,
     /// Public origin for callback URLs.
     pub public_base_url: Option<String>,
     /// Where browser flows end.
     pub frontend_callback_url: String,
-    /// Timeout of every request to a provider (`OAUTH_HTTP_TIMEOUT_SECONDS`, default 10).
-    pub http_timeout_seconds: u64,
+    /// Timeout of every request to a provider (`OAUTH_HTTP_TIMEOUT_SECONDS`, default 10 s).
+    pub http_timeout: Duration,
     /// The enabled providers (credentials set), in listing order.
     pub providers: Vec<OAuthProviderConfig>,
 }
@@ -522,30 +522,40 @@ impl Env {
         }
     }
 
-    fn within_u32(
-        &self,
-        name: &str,
-        default: u32,
-        range: RangeInclusive<u32>,
-    ) -> Result<u32, ConfigError> {
-        let wide = u64::from(*range.start())..=u64::from(*range.end());
-        let value = self.within(name, u64::from(default), wide)?;
-        // In range, so it fits.
-        u32::try_from(value).map_err(|_| invalid(name, &value.to_string(), "a smaller integer"))
-    }
-
-    fn within(
-        &self,
-        name: &str,
-        default: u64,
-        range: RangeInclusive<u64>,
-    ) -> Result<u64, ConfigError> {
+    /// An integer within `range` (inclusive), `default` when unset.
+    fn within<T>(&self, name: &str, default: T, range: RangeInclusive<T>) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + fmt::Display,
+    {
         let expected = format!("an integer from {} to {}", range.start(), range.end());
         let value = self.parse(name, default, &expected)?;
         if !range.contains(&value) {
             return Err(invalid(name, &value.to_string(), &expected));
         }
         Ok(value)
+    }
+
+    /// A duration given as a whole number of `unit`s within `range` (in that unit), `default`
+    /// units when unset: the value is a [`Duration`] from here on.
+    fn duration(
+        &self,
+        name: &str,
+        unit: Unit,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> Result<Duration, ConfigError> {
+        let expected = format!(
+            "a whole number of {} from {} to {}",
+            unit.name(),
+            range.start(),
+            range.end()
+        );
+        let count = self.parse(name, default, &expected)?;
+        if !range.contains(&count) {
+            return Err(invalid(name, &count.to_string(), &expected));
+        }
+        // Every range below keeps `count * unit` far from u64::MAX seconds.
+        Ok(Duration::from_secs(count.saturating_mul(unit.seconds())))
     }
 
     fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
@@ -578,6 +588,39 @@ impl Env {
             .map(|s| s.trim().to_owned())
             .filter(|s| !s.is_empty())
             .collect())
+    }
+}
+
+/// `duration` as the domain's signed span. Every configured duration is range-checked far
+/// below `time::Duration::MAX`; saturating keeps this total anyway.
+#[must_use]
+pub fn span(duration: Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
+}
+
+/// The unit a duration variable is written in (its name says which: `…_SECONDS`, `…_DAYS`).
+#[derive(Debug, Clone, Copy)]
+enum Unit {
+    Seconds,
+    Minutes,
+    Days,
+}
+
+impl Unit {
+    fn seconds(self) -> u64 {
+        match self {
+            Unit::Seconds => 1,
+            Unit::Minutes => 60,
+            Unit::Days => 86_400,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Seconds => "seconds",
+            Unit::Minutes => "minutes",
+            Unit::Days => "days",
+        }
     }
 }
 
@@ -639,98 +682,149 @@ fn database_url(env: &Env) -> Result<String, ConfigError> {
 }
 
 fn policy(env: &Env, name: &str, limit: u32) -> Result<RateLimitPolicy, ConfigError> {
-    let limit_var = format!("RATE_LIMIT_{name}_LIMIT");
-    let window_var = format!("RATE_LIMIT_{name}_WINDOW_SECONDS");
-    let limit = env.parse(&limit_var, limit, "a positive integer")?;
-    if limit == 0 {
-        return Err(invalid(&limit_var, "0", "a positive integer"));
-    }
     Ok(RateLimitPolicy {
-        limit,
-        // At most a day.
-        window_seconds: env.within(&window_var, 60, 1..=86_400)?,
+        limit: env.within(&format!("RATE_LIMIT_{name}_LIMIT"), limit, 1..=1_000_000)?,
+        window: env.duration(
+            &format!("RATE_LIMIT_{name}_WINDOW_SECONDS"),
+            Unit::Seconds,
+            60,
+            1..=86_400,
+        )?,
     })
 }
 
-impl Config {
-    /// Reads the configuration from `.env` and the process environment.
-    ///
-    /// # Errors
-    /// The first unusable variable.
-    pub fn load() -> Result<Self, ConfigError> {
-        Self::from_env(&Env::load()?)
+fn environment(env: &Env) -> Result<Environment, ConfigError> {
+    match env
+        .string("ENVIRONMENT", "development")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "development" | "dev" => Ok(Environment::Development),
+        "test" => Ok(Environment::Test),
+        "production" | "prod" => Ok(Environment::Production),
+        other => Err(invalid(
+            "ENVIRONMENT",
+            other,
+            "development, test or production",
+        )),
     }
+}
 
-    /// Reads the configuration from `env`.
-    ///
-    /// # Errors
-    /// The first unusable variable, or a production setting that is too weak.
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let environment = match env
-            .string("ENVIRONMENT", "development")
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "development" | "dev" => Environment::Development,
-            "test" => Environment::Test,
-            "production" | "prod" => Environment::Production,
-            other => {
-                return Err(invalid(
-                    "ENVIRONMENT",
-                    other,
-                    "development, test or production",
-                ));
-            }
+fn api_versions(env: &Env) -> Result<ApiVersions, ConfigError> {
+    let latest = env.string("API_LATEST_VERSION", "v1");
+    let supported = env.list("API_SUPPORTED_VERSIONS", "v1")?;
+    let version_ok =
+        |v: &str| v.len() > 1 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit());
+    if let Some(bad) = supported.iter().find(|v| !version_ok(v)) {
+        return Err(invalid(
+            "API_SUPPORTED_VERSIONS",
+            bad,
+            "versions such as v1, v2",
+        ));
+    }
+    if !supported.contains(&latest) {
+        return Err(invalid(
+            "API_LATEST_VERSION",
+            &latest,
+            &format!("one of API_SUPPORTED_VERSIONS ({})", supported.join(", ")),
+        ));
+    }
+    Ok(ApiVersions { latest, supported })
+}
+
+fn redis_url(env: &Env) -> Result<Option<SecretString>, ConfigError> {
+    let Some(url) = env.optional("REDIS_URL") else {
+        return Ok(None);
+    };
+    if !(url.starts_with("redis://")
+        || url.starts_with("rediss://")
+        || url.starts_with("unix://")
+        || url.starts_with("redis+unix://"))
+    {
+        return Err(invalid(
+            "REDIS_URL",
+            "<redacted>",
+            "a redis://, rediss:// or unix:// URL",
+        ));
+    }
+    Ok(Some(SecretString::from(url)))
+}
+
+impl DatabaseConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let max_connections = match env.raw("DATABASE_MAX_CONNECTIONS") {
+            None => None,
+            Some(_) => Some(env.within("DATABASE_MAX_CONNECTIONS", 1, 1..=1_000)?),
         };
-        let production = environment == Environment::Production;
+        Ok(Self {
+            url: SecretString::from(database_url(env)?),
+            max_connections,
+            migrate_on_start: env.flag("DATABASE_MIGRATE_ON_START", true)?,
+        })
+    }
+}
 
+impl AuthConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let secret = env.optional("SECRET_KEY");
-        let secret_key_is_default = secret.is_none();
-        let secret = secret.unwrap_or_else(|| DEV_SECRET_KEY.to_owned());
-        let algorithm: JwtAlgorithm =
-            env.parse("ALGORITHM", JwtAlgorithm::HS256, "HS256, HS384 or HS512")?;
+        Ok(Self {
+            secret_key_is_default: secret.is_none(),
+            secret_key: SecretString::from(secret.unwrap_or_else(|| DEV_SECRET_KEY.to_owned())),
+            algorithm: env.parse("ALGORITHM", JwtAlgorithm::HS256, "HS256, HS384 or HS512")?,
+            issuer: env.string("TOKEN_ISSUER", "keel"),
+            audience: env.string("TOKEN_AUDIENCE", "keel-api"),
+            // At most a week.
+            access_token_expire: env.duration(
+                "ACCESS_TOKEN_EXPIRE_MINUTES",
+                Unit::Minutes,
+                60,
+                1..=10_080,
+            )?,
+            // At most ten years.
+            refresh_token_expire: env.duration(
+                "REFRESH_TOKEN_EXPIRE_DAYS",
+                Unit::Days,
+                30,
+                1..=3_650,
+            )?,
+            refresh_token_reuse_grace: env.duration(
+                "REFRESH_TOKEN_REUSE_GRACE_SECONDS",
+                Unit::Seconds,
+                10,
+                0..=3_600,
+            )?,
+            session_max_age: env.duration("SESSION_MAX_AGE_DAYS", Unit::Days, 30, 1..=3_650)?,
+        })
+    }
+}
 
-        let latest = env.string("API_LATEST_VERSION", "v1");
-        let supported = env.list("API_SUPPORTED_VERSIONS", "v1")?;
-        let version_ok = |v: &str| {
-            v.len() > 1 && v.starts_with('v') && v[1..].bytes().all(|b| b.is_ascii_digit())
-        };
-        if let Some(bad) = supported.iter().find(|v| !version_ok(v)) {
-            return Err(invalid(
-                "API_SUPPORTED_VERSIONS",
-                bad,
-                "versions such as v1, v2",
-            ));
-        }
-        if !supported.contains(&latest) {
-            return Err(invalid(
-                "API_LATEST_VERSION",
-                &latest,
-                &format!("one of API_SUPPORTED_VERSIONS ({})", supported.join(", ")),
-            ));
-        }
+impl Features {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            rate_limiting: env.flag("ENABLE_OPTIONAL_RATE_LIMITING", true)?,
+            observability: env.flag("ENABLE_OPTIONAL_OBSERVABILITY", true)?,
+            background_jobs: env.flag("ENABLE_OPTIONAL_BACKGROUND_JOBS", true)?,
+            frontend: env.flag("ENABLE_OPTIONAL_FRONTEND", true)?,
+        })
+    }
+}
 
-        let fail_open = env.flag("RATE_LIMIT_FAIL_OPEN", !production)?;
-        let mut trusted_hosts = env.list("TRUSTED_HOSTS", "localhost,127.0.0.1")?;
-        if env.raw("TRUSTED_HOSTS").is_none() && !production {
-            trusted_hosts.push("*".to_owned());
-        }
+impl RateLimitConfig {
+    fn from_env(env: &Env, production: bool) -> Result<Self, ConfigError> {
+        Ok(Self {
+            enabled: env.flag("RATE_LIMIT_ENABLED", true)?,
+            fail_open: env.flag("RATE_LIMIT_FAIL_OPEN", !production)?,
+            login: policy(env, "LOGIN", 10)?,
+            register: policy(env, "REGISTER", 5)?,
+            read: policy(env, "READ", 120)?,
+            write: policy(env, "WRITE", 60)?,
+            key_prefix: env.string("RATE_LIMIT_KEY_PREFIX", ""),
+        })
+    }
+}
 
-        let sinks = env
-            .list("OUTBOX_SINKS", "log")?
-            .iter()
-            .map(|s| match s.to_ascii_lowercase().as_str() {
-                "log" => Ok(OutboxSink::Log),
-                "redis" => Ok(OutboxSink::Redis),
-                "webhook" => Ok(OutboxSink::Webhook),
-                other => Err(invalid(
-                    "OUTBOX_SINKS",
-                    other,
-                    "a comma list of log, redis, webhook",
-                )),
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
+impl ObservabilityConfig {
+    fn from_env(env: &Env, environment: Environment) -> Result<Self, ConfigError> {
         let log_format = match env
             .raw("LOG_FORMAT")
             .map(str::to_ascii_lowercase)
@@ -761,6 +855,71 @@ impl Config {
                 "a number between 0.0 and 1.0",
             ));
         }
+        Ok(Self {
+            metrics_enabled: env.flag("METRICS_ENABLED", true)?,
+            otlp_endpoint: env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            service_name: env.optional("OTEL_SERVICE_NAME"),
+            sentry_dsn: env.optional("SENTRY_DSN").map(SecretString::from),
+            sentry_environment: env.string("SENTRY_ENVIRONMENT", "development"),
+            sentry_traces_sample_rate: sample_rate,
+            log_format,
+            log_filter: env.string("RUST_LOG", "info"),
+        })
+    }
+}
+
+impl OutboxConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let sinks = env
+            .list("OUTBOX_SINKS", "log")?
+            .iter()
+            .map(|s| match s.to_ascii_lowercase().as_str() {
+                "log" => Ok(OutboxSink::Log),
+                "redis" => Ok(OutboxSink::Redis),
+                "webhook" => Ok(OutboxSink::Webhook),
+                other => Err(invalid(
+                    "OUTBOX_SINKS",
+                    other,
+                    "a comma list of log, redis, webhook",
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            batch_size: env.within("OUTBOX_DISPATCH_BATCH_SIZE", 100, 1..=10_000)?,
+            retry_max_attempts: env.within("OUTBOX_RETRY_MAX_ATTEMPTS", 5, 1..=1_000)?,
+            retry_backoff: env.duration(
+                "OUTBOX_RETRY_BACKOFF_SECONDS",
+                Unit::Seconds,
+                30,
+                1..=86_400,
+            )?,
+            dispatch_interval: env.duration(
+                "OUTBOX_DISPATCH_INTERVAL_SECONDS",
+                Unit::Seconds,
+                15,
+                1..=3_600,
+            )?,
+            sinks,
+            redis_stream: env.string("OUTBOX_REDIS_STREAM", "keel:events"),
+            webhook_url: env.optional("OUTBOX_WEBHOOK_URL"),
+            webhook_secret: env
+                .optional("OUTBOX_WEBHOOK_SECRET")
+                .map(SecretString::from),
+            webhook_timeout: env.duration(
+                "OUTBOX_WEBHOOK_TIMEOUT_SECONDS",
+                Unit::Seconds,
+                10,
+                1..=300,
+            )?,
+            lease: env.duration("OUTBOX_LEASE_SECONDS", Unit::Seconds, 60, 1..=86_400)?,
+            worker_host: env.string("WORKER_HOST", "127.0.0.1"),
+            worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
+        })
+    }
+}
+
+impl OAuthConfig {
+    fn from_env(env: &Env, production: bool) -> Result<Self, ConfigError> {
         let frontend_callback_url = env.string("OAUTH_FRONTEND_CALLBACK_URL", "/");
         let callback_ok = (frontend_callback_url.starts_with('/')
             && !frontend_callback_url.starts_with("//"))
@@ -788,141 +947,33 @@ impl Config {
                 ));
             }
         }
-        let max_connections = match env.raw("DATABASE_MAX_CONNECTIONS") {
-            None => None,
-            Some(_) => Some(env.within_u32("DATABASE_MAX_CONNECTIONS", 1, 1..=1_000)?),
-        };
+        Ok(Self {
+            state_expire: env.duration(
+                "OAUTH_STATE_EXPIRE_SECONDS",
+                Unit::Seconds,
+                300,
+                1..=3_600,
+            )?,
+            public_base_url,
+            frontend_callback_url,
+            http_timeout: env.duration("OAUTH_HTTP_TIMEOUT_SECONDS", Unit::Seconds, 10, 1..=300)?,
+            providers: oauth_providers(env, production)?,
+        })
+    }
+}
 
-        let config = Self {
-            host: env.string("HOST", "127.0.0.1"),
-            port: env.parse("PORT", 8000, "a port number (0-65535)")?,
-            environment,
-            database: DatabaseConfig {
-                url: SecretString::from(database_url(env)?),
-                max_connections,
-                migrate_on_start: env.flag("DATABASE_MIGRATE_ON_START", true)?,
-            },
-            auth: AuthConfig {
-                secret_key: SecretString::from(secret),
-                secret_key_is_default,
-                algorithm,
-                issuer: env.string("TOKEN_ISSUER", "keel"),
-                audience: env.string("TOKEN_AUDIENCE", "keel-api"),
-                // At most a week.
-                access_token_expire_minutes: env.within_u32(
-                    "ACCESS_TOKEN_EXPIRE_MINUTES",
-                    60,
-                    1..=10_080,
-                )?,
-                // At most ten years.
-                refresh_token_expire_days: env.within_u32("REFRESH_TOKEN_EXPIRE_DAYS", 30, 1..=3_650)?,
-                refresh_token_reuse_grace_seconds: env.within_u32(
-                    "REFRESH_TOKEN_REUSE_GRACE_SECONDS",
-                    10,
-                    0..=3_600,
-                )?,
-                session_max_age_days: env.within_u32("SESSION_MAX_AGE_DAYS", 30, 1..=3_650)?,
-            },
-            api_versions: ApiVersions { latest, supported },
-            features: Features {
-                rate_limiting: env.flag("ENABLE_OPTIONAL_RATE_LIMITING", true)?,
-                observability: env.flag("ENABLE_OPTIONAL_OBSERVABILITY", true)?,
-                background_jobs: env.flag("ENABLE_OPTIONAL_BACKGROUND_JOBS", true)?,
-                frontend: env.flag("ENABLE_OPTIONAL_FRONTEND", true)?,
-            },
-            redis_url: env.optional("REDIS_URL").map(SecretString::from),
-            redis_health_required: env.flag("REDIS_HEALTH_REQUIRED", false)?,
-            rate_limit: RateLimitConfig {
-                enabled: env.flag("RATE_LIMIT_ENABLED", true)?,
-                fail_open,
-                login: policy(env, "LOGIN", 10)?,
-                register: policy(env, "REGISTER", 5)?,
-                read: policy(env, "READ", 120)?,
-                write: policy(env, "WRITE", 60)?,
-                key_prefix: env.string("RATE_LIMIT_KEY_PREFIX", ""),
-            },
-            observability: ObservabilityConfig {
-                metrics_enabled: env.flag("METRICS_ENABLED", true)?,
-                otlp_endpoint: env.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
-                service_name: env.optional("OTEL_SERVICE_NAME"),
-                sentry_dsn: env.optional("SENTRY_DSN").map(SecretString::from),
-                sentry_environment: env.string("SENTRY_ENVIRONMENT", "development"),
-                sentry_traces_sample_rate: sample_rate,
-                log_format,
-                log_filter: env.string("RUST_LOG", "info"),
-            },
-            outbox: OutboxConfig {
-                batch_size: env.within_u32("OUTBOX_DISPATCH_BATCH_SIZE", 100, 1..=10_000)?,
-                retry_max_attempts: env.within_u32("OUTBOX_RETRY_MAX_ATTEMPTS", 5, 1..=1_000)?,
-                retry_backoff_seconds: env.within_u32(
-                    "OUTBOX_RETRY_BACKOFF_SECONDS",
-                    30,
-                    1..=86_400,
-                )?,
-                dispatch_interval_seconds: env.within(
-                    "OUTBOX_DISPATCH_INTERVAL_SECONDS",
-                    15,
-                    1..=3_600,
-                )?,
-                sinks,
-                redis_stream: env.string("OUTBOX_REDIS_STREAM", "keel:events"),
-                webhook_url: env.optional("OUTBOX_WEBHOOK_URL"),
-                webhook_secret: env.optional("OUTBOX_WEBHOOK_SECRET").map(SecretString::from),
-                webhook_timeout_seconds: env.within("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10, 1..=300)?,
-                lease_seconds: env.within_u32("OUTBOX_LEASE_SECONDS", 60, 1..=86_400)?,
-                worker_host: env.string("WORKER_HOST", "127.0.0.1"),
-                worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
-            },
-            oauth: OAuthConfig {
-                state_expire_seconds: env.within_u32("OAUTH_STATE_EXPIRE_SECONDS", 300, 1..=3_600)?,
-                public_base_url,
-                frontend_callback_url,
-                http_timeout_seconds: env.within("OAUTH_HTTP_TIMEOUT_SECONDS", 10, 1..=300)?,
-                providers: oauth_providers(env, production)?,
-            },
-            http: HttpEdgeConfig {
-                cors_origins: env.list(
-                    "CORS_ORIGINS",
-                    "http://localhost:3000,http://127.0.0.1:3000,http://localhost:8000,http://127.0.0.1:8000",
-                )?,
-                trust_proxy_headers: env.flag("TRUST_PROXY_HEADERS", false)?,
-                trusted_proxies: env.list("TRUSTED_PROXIES", "127.0.0.1/32,::1/128")?,
-                trusted_hosts,
-                security_headers_enabled: env.flag("SECURITY_HEADERS_ENABLED", true)?,
-                csp_enabled: env.flag("SECURITY_CSP_ENABLED", true)?,
-                hsts_enabled: env.flag("SECURITY_HSTS_ENABLED", false)?,
-                // At most two years.
-                hsts_max_age_seconds: env.within(
-                    "SECURITY_HSTS_MAX_AGE_SECONDS",
-                    31_536_000,
-                    1..=63_072_000,
-                )?,
-                https_redirect: env.flag("SECURITY_HTTPS_REDIRECT", false)?,
-                // At most 100 MiB.
-                max_body_bytes: usize::try_from(env.within(
-                    "MAX_BODY_BYTES",
-                    262_144,
-                    1..=104_857_600,
-                )?)
-                .map_err(|_| invalid("MAX_BODY_BYTES", "", "an integer from 1 to 104857600"))?,
-                request_body_timeout_seconds: env.within(
-                    "REQUEST_BODY_TIMEOUT_SECONDS",
-                    30,
-                    REQUEST_BODY_TIMEOUT_RANGE,
-                )?,
-            },
-        };
-        if let Err(keel_http::client_addr::InvalidProxy(entry)) =
-            keel_http::client_addr::ProxyTrust::new(true, &config.http.trusted_proxies)
-        {
-            return Err(invalid(
-                "TRUSTED_PROXIES",
-                &entry,
-                "a comma list of CIDRs or addresses (10.0.0.0/8, 192.0.2.1, fd00::/8)",
-            ));
+impl HttpEdgeConfig {
+    fn from_env(env: &Env, production: bool) -> Result<Self, ConfigError> {
+        let mut trusted_hosts = env.list("TRUSTED_HOSTS", "localhost,127.0.0.1")?;
+        if env.raw("TRUSTED_HOSTS").is_none() && !production {
+            trusted_hosts.push("*".to_owned());
         }
+        let cors_origins = env.list(
+            "CORS_ORIGINS",
+            "http://localhost:3000,http://127.0.0.1:3000,http://localhost:8000,http://127.0.0.1:8000",
+        )?;
         if let Err(keel_http::cors::InvalidOrigin(entry)) =
-            keel_http::cors::CorsSettings::new(&config.http.cors_origins)
+            keel_http::cors::CorsSettings::new(&cors_origins)
         {
             return Err(invalid(
                 "CORS_ORIGINS",
@@ -930,20 +981,77 @@ impl Config {
                 "a comma list of origins (http://localhost:3000, https://app.example.com) or *",
             ));
         }
-        if let Some(url) = &config.redis_url {
-            let url = url.expose_secret();
-            if !(url.starts_with("redis://")
-                || url.starts_with("rediss://")
-                || url.starts_with("unix://")
-                || url.starts_with("redis+unix://"))
-            {
-                return Err(invalid(
-                    "REDIS_URL",
-                    "<redacted>",
-                    "a redis://, rediss:// or unix:// URL",
-                ));
-            }
+        let trusted_proxies = env.list("TRUSTED_PROXIES", "127.0.0.1/32,::1/128")?;
+        if let Err(keel_http::client_addr::InvalidProxy(entry)) =
+            keel_http::client_addr::ProxyTrust::new(true, &trusted_proxies)
+        {
+            return Err(invalid(
+                "TRUSTED_PROXIES",
+                &entry,
+                "a comma list of CIDRs or addresses (10.0.0.0/8, 192.0.2.1, fd00::/8)",
+            ));
         }
+        Ok(Self {
+            cors_origins,
+            trust_proxy_headers: env.flag("TRUST_PROXY_HEADERS", false)?,
+            trusted_proxies,
+            trusted_hosts,
+            security_headers_enabled: env.flag("SECURITY_HEADERS_ENABLED", true)?,
+            csp_enabled: env.flag("SECURITY_CSP_ENABLED", true)?,
+            hsts_enabled: env.flag("SECURITY_HSTS_ENABLED", false)?,
+            // At most two years.
+            hsts_max_age: env.duration(
+                "SECURITY_HSTS_MAX_AGE_SECONDS",
+                Unit::Seconds,
+                31_536_000,
+                1..=63_072_000,
+            )?,
+            https_redirect: env.flag("SECURITY_HTTPS_REDIRECT", false)?,
+            // At most 100 MiB.
+            max_body_bytes: env.within("MAX_BODY_BYTES", 262_144, 1..=104_857_600)?,
+            // At least a second, at most an hour.
+            request_body_timeout: env.duration(
+                "REQUEST_BODY_TIMEOUT_SECONDS",
+                Unit::Seconds,
+                30,
+                1..=3_600,
+            )?,
+        })
+    }
+}
+
+impl Config {
+    /// Reads the configuration from `.env` and the process environment.
+    ///
+    /// # Errors
+    /// The first unusable variable.
+    pub fn load() -> Result<Self, ConfigError> {
+        Self::from_env(&Env::load()?)
+    }
+
+    /// Reads the configuration from `env`: each section parses its own variables.
+    ///
+    /// # Errors
+    /// The first unusable variable, or a production setting that is too weak.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let environment = environment(env)?;
+        let production = environment == Environment::Production;
+        let config = Self {
+            host: env.string("HOST", "127.0.0.1"),
+            port: env.parse("PORT", 8000, "a port number (0-65535)")?,
+            environment,
+            database: DatabaseConfig::from_env(env)?,
+            auth: AuthConfig::from_env(env)?,
+            api_versions: api_versions(env)?,
+            features: Features::from_env(env)?,
+            redis_url: redis_url(env)?,
+            redis_health_required: env.flag("REDIS_HEALTH_REQUIRED", false)?,
+            rate_limit: RateLimitConfig::from_env(env, production)?,
+            observability: ObservabilityConfig::from_env(env, environment)?,
+            outbox: OutboxConfig::from_env(env)?,
+            oauth: OAuthConfig::from_env(env, production)?,
+            http: HttpEdgeConfig::from_env(env, production)?,
+        };
         if production {
             config.refuse_weak_production_settings(env)?;
         }

@@ -18,11 +18,17 @@ fn defaults_match_the_spec() {
     );
     assert_eq!(
         (
-            c.auth.access_token_expire_minutes,
-            c.auth.refresh_token_expire_days,
-            c.auth.refresh_token_reuse_grace_seconds
+            c.auth.access_token_expire,
+            c.auth.refresh_token_expire,
+            c.auth.refresh_token_reuse_grace,
+            c.auth.session_max_age,
         ),
-        (60, 30, 10)
+        (
+            Duration::from_secs(3_600),
+            Duration::from_secs(30 * 86_400),
+            Duration::from_secs(10),
+            Duration::from_secs(30 * 86_400),
+        )
     );
     assert_eq!(
         c.api_versions,
@@ -35,7 +41,7 @@ fn defaults_match_the_spec() {
         c.rate_limit.login,
         RateLimitPolicy {
             limit: 10,
-            window_seconds: 60
+            window: Duration::from_secs(60)
         }
     );
     assert_eq!(c.rate_limit.register.limit, 5);
@@ -80,11 +86,15 @@ fn bad_values_name_the_variable_and_the_accepted_values() {
         ("PORT", "eighty", "port"),
         ("ALGORITHM", "RS256", "HS256"),
         ("ENVIRONMENT", "staging", "production"),
-        ("ACCESS_TOKEN_EXPIRE_MINUTES", "0", "from 1 to 10080"),
+        (
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            "0",
+            "minutes from 1 to 10080",
+        ),
         ("SESSION_MAX_AGE_DAYS", "0", "1 to 3650"),
         ("SESSION_MAX_AGE_DAYS", "3651", "1 to 3650"),
         ("SESSION_MAX_AGE_DAYS", "-1", "1 to 3650"),
-        ("RATE_LIMIT_LOGIN_LIMIT", "-1", "positive"),
+        ("RATE_LIMIT_LOGIN_LIMIT", "-1", "from 1 to 1000000"),
         ("RATE_LIMIT_READ_WINDOW_SECONDS", "x", "from 1 to 86400"),
         ("DATABASE_MIGRATE_ON_START", "maybe", "true or false"),
         ("OUTBOX_SINKS", "log,kafka", "webhook"),
@@ -199,8 +209,8 @@ fn edge_and_rate_limit_settings_are_validated_at_start() {
     assert_eq!(c.http.cors_origins.len(), 4);
     assert!(c.http.security_headers_enabled && c.http.csp_enabled);
     assert!(!c.http.hsts_enabled && !c.http.https_redirect);
-    assert_eq!(c.http.hsts_max_age_seconds, 31_536_000);
-    assert_eq!(c.http.request_body_timeout_seconds, 30);
+    assert_eq!(c.http.hsts_max_age, Duration::from_secs(31_536_000));
+    assert_eq!(c.http.request_body_timeout, Duration::from_secs(30));
     assert!(c.rate_limit.enabled);
     assert_eq!(c.rate_limit.key_prefix, "");
     assert!(!c.redis_health_required);
@@ -213,7 +223,7 @@ fn edge_and_rate_limit_settings_are_validated_at_start() {
         ("REDIS_HEALTH_REQUIRED", "sometimes", "true or false"),
         ("RATE_LIMIT_ENABLED", "maybe", "true or false"),
         ("RATE_LIMIT_FAIL_OPEN", "2", "true or false"),
-        ("RATE_LIMIT_LOGIN_LIMIT", "0", "positive"),
+        ("RATE_LIMIT_LOGIN_LIMIT", "0", "from 1 to 1000000"),
         ("RATE_LIMIT_WRITE_WINDOW_SECONDS", "0", "from 1 to 86400"),
         ("SECURITY_HSTS_MAX_AGE_SECONDS", "-1", "from 1 to 63072000"),
         ("TRUST_PROXY_HEADERS", "perhaps", "true or false"),
@@ -300,7 +310,7 @@ fn oauth_providers_are_enabled_by_their_credentials_in_listing_order() {
     use keel_domain::oauth::Provider;
     let c = config(&[]).expect("valid");
     assert!(c.oauth.providers.is_empty());
-    assert_eq!(c.oauth.http_timeout_seconds, 10);
+    assert_eq!(c.oauth.http_timeout, Duration::from_secs(10));
     let c = config(&[
         ("OAUTH_OIDC_ISSUER_URL", "http://127.0.0.1:9999"),
         ("OAUTH_OIDC_CLIENT_ID", "oidc-id"),
@@ -326,7 +336,7 @@ fn oauth_providers_are_enabled_by_their_credentials_in_listing_order() {
         c.oauth.providers[0].apple_team_and_key,
         Some(("TEAM".to_owned(), "KEY".to_owned()))
     );
-    assert_eq!(c.oauth.http_timeout_seconds, 3);
+    assert_eq!(c.oauth.http_timeout, Duration::from_secs(3));
     assert!(
         !format!("{c:?}").contains("gh-secret"),
         "secrets never print"
@@ -501,7 +511,11 @@ fn values_out_of_their_sane_range_are_refused_at_start() {
             "99999999999999",
             "from 1 to 10080",
         ),
-        ("ACCESS_TOKEN_EXPIRE_MINUTES", "10081", "from 1 to 10080"),
+        (
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            "10081",
+            "minutes from 1 to 10080",
+        ),
         ("REFRESH_TOKEN_EXPIRE_DAYS", "999999999", "from 1 to 3650"),
         ("REFRESH_TOKEN_EXPIRE_DAYS", "0", "from 1 to 3650"),
         (
@@ -526,6 +540,8 @@ fn values_out_of_their_sane_range_are_refused_at_start() {
             "from 1 to 63072000",
         ),
         ("MAX_BODY_BYTES", "104857601", "from 1 to 104857600"),
+        ("RATE_LIMIT_READ_LIMIT", "0", "from 1 to 1000000"),
+        ("RATE_LIMIT_READ_LIMIT", "1000001", "from 1 to 1000000"),
         (
             "RATE_LIMIT_LOGIN_WINDOW_SECONDS",
             "86401",
@@ -545,8 +561,37 @@ fn values_out_of_their_sane_range_are_refused_at_start() {
         ("DATABASE_MAX_CONNECTIONS", "1000"),
     ])
     .expect("the bounds are valid");
-    assert_eq!(c.auth.access_token_expire_minutes, 10_080);
-    assert_eq!(c.auth.refresh_token_expire_days, 3_650);
-    assert_eq!(c.auth.refresh_token_reuse_grace_seconds, 0);
+    assert_eq!(c.auth.access_token_expire, Duration::from_secs(10_080 * 60));
+    assert_eq!(
+        c.auth.refresh_token_expire,
+        Duration::from_secs(3_650 * 86_400)
+    );
+    assert_eq!(c.auth.refresh_token_reuse_grace, Duration::ZERO);
     assert_eq!(c.database.max_connections, Some(1_000));
+}
+
+#[test]
+fn durations_are_read_in_the_unit_their_name_gives() {
+    for (variable, value, unit, expected) in [
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "15", "minutes", 15 * 60),
+        ("SESSION_MAX_AGE_DAYS", "2", "days", 2 * 86_400),
+        ("OUTBOX_LEASE_SECONDS", "45", "seconds", 45),
+    ] {
+        let c = config(&[(variable, value)]).expect(variable);
+        let read = match variable {
+            "ACCESS_TOKEN_EXPIRE_MINUTES" => c.auth.access_token_expire,
+            "SESSION_MAX_AGE_DAYS" => c.auth.session_max_age,
+            _ => c.outbox.lease,
+        };
+        assert_eq!(read, Duration::from_secs(expected), "{variable}");
+        let err = config(&[(variable, "1.5")]).expect_err(variable);
+        assert!(
+            err.expected
+                .starts_with(&format!("a whole number of {unit} from")),
+            "{variable}: {}",
+            err.expected
+        );
+    }
+    assert_eq!(span(Duration::from_secs(90)), time::Duration::seconds(90));
+    assert_eq!(span(Duration::MAX), time::Duration::MAX);
 }

@@ -89,7 +89,7 @@ pub fn delivery_budget(config: &Config) -> Duration {
         .map(|sink| match sink {
             OutboxSink::Log => Duration::ZERO,
             OutboxSink::Redis => REDIS_DELIVERY_BUDGET,
-            OutboxSink::Webhook => Duration::from_secs(outbox.webhook_timeout_seconds),
+            OutboxSink::Webhook => outbox.webhook_timeout,
         })
         .sum();
     sinks + Duration::from_secs(1)
@@ -109,18 +109,18 @@ pub fn relay_settings(config: &Config) -> anyhow::Result<RelaySettings> {
     let outbox = &config.outbox;
     let retry = RetryPolicy::new(
         outbox.retry_max_attempts,
-        time::Duration::seconds(i64::from(outbox.retry_backoff_seconds)),
+        crate::config::span(outbox.retry_backoff),
     )
     .context("OUTBOX_RETRY_MAX_ATTEMPTS / OUTBOX_RETRY_BACKOFF_SECONDS")?;
-    let budget = time::Duration::try_from(delivery_budget(config)).unwrap_or(time::Duration::MAX);
+    let budget = crate::config::span(delivery_budget(config));
     let lease = LeasePolicy::new(
-        time::Duration::seconds(i64::from(outbox.lease_seconds)),
+        crate::config::span(outbox.lease),
         budget,
     )
     .with_context(|| {
         format!(
             "invalid configuration: OUTBOX_LEASE_SECONDS={} must exceed the longest delivery ({} s: the sinks' timeouts plus 1 s)",
-            outbox.lease_seconds,
+            outbox.lease.as_secs(),
             budget.whole_seconds()
         )
     })?;
@@ -164,7 +164,7 @@ pub fn sinks(config: &Config) -> anyhow::Result<Vec<Arc<dyn EventSink>>> {
                 let sink = keel_webhook::WebhookSink::new(
                     url,
                     secret.expose_secret().as_bytes(),
-                    Duration::from_secs(outbox.webhook_timeout_seconds),
+                    outbox.webhook_timeout,
                 )
                 .context("invalid configuration: OUTBOX_WEBHOOK_URL / OUTBOX_WEBHOOK_SECRET")?
                 .with_trace_headers(Arc::new(keel_telemetry::traces::outbound_headers));
@@ -254,7 +254,7 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningWorker> {
         tokio::spawn(relay_loop(
             relay,
             config.database.url.expose_secret().to_owned(),
-            Duration::from_secs(config.outbox.dispatch_interval_seconds),
+            config.outbox.dispatch_interval,
             outbox_metrics.clone(),
             stop.clone(),
         ))

@@ -4,7 +4,7 @@
 //!
 //! - SQLite, always: a new database file in a new temporary directory, migrated on creation;
 //!   the directory is removed when the [`TestDb`] is dropped.
-//! - PostgreSQL, when [`TEST_DATABASE_URL`] is set (e.g.
+//! - PostgreSQL, from [`TEST_DATABASE_URL`] (e.g.
 //!   `postgres://postgres@127.0.0.1:5432/postgres`; the role needs `CREATEDB`): a new database
 //!   cloned with `CREATE DATABASE … TEMPLATE` from a template that is migrated once and reused
 //!   across tests and runs. The template is named after a hash of the migration names
@@ -15,8 +15,10 @@
 //!   test databases left behind by crashed runs are dropped (best effort) once they are an
 //!   hour old.
 //!
-//! When `TEST_DATABASE_URL` is set, failing to reach PostgreSQL panics: a configured backend
-//! is mandatory, never silently skipped.
+//! A PostgreSQL test fails when `TEST_DATABASE_URL` is unset or the server cannot be used: it
+//! never passes without having run. Such tests live in modules named `postgres`
+//! ([`crate::services`]), which `scripts/test` leaves out, counted as skipped, when PostgreSQL
+//! is not configured.
 //!
 //! This module depends on `keel-migrations` and SeaORM only — not on `keel-persistence` —
 //! so the persistence adapter's own tests can use it without a dependency cycle.
@@ -32,8 +34,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
 
-/// The environment variable naming the PostgreSQL server to test against.
-pub const TEST_DATABASE_URL: &str = "TEST_DATABASE_URL";
+pub use crate::services::TEST_DATABASE_URL;
 
 /// Prefix of every per-test PostgreSQL database.
 const TEST_PREFIX: &str = "keel_test_";
@@ -67,28 +68,15 @@ impl TestDb {
             .unwrap_or_else(|err| panic!("cannot create a SQLite test database: {err:#}"))
     }
 
-    /// A new PostgreSQL database cloned from the migrated template, or `None` when
-    /// [`TEST_DATABASE_URL`] is unset or empty.
+    /// A new PostgreSQL database cloned from the migrated template.
     ///
     /// # Panics
-    /// When [`TEST_DATABASE_URL`] is set but the server cannot be used.
-    pub async fn postgres() -> Option<TestDb> {
-        let base = std::env::var(TEST_DATABASE_URL)
-            .ok()
-            .filter(|url| !url.trim().is_empty())?;
-        Some(Self::try_postgres(&base).await.unwrap_or_else(|err| {
+    /// When [`TEST_DATABASE_URL`] is unset, or set but the server cannot be used.
+    pub async fn postgres() -> TestDb {
+        let base = crate::services::postgres_url();
+        Self::try_postgres(&base).await.unwrap_or_else(|err| {
             panic!("{TEST_DATABASE_URL} is set but no PostgreSQL test database could be created: {err:#}")
-        }))
-    }
-
-    /// Every configured backend: SQLite always, then PostgreSQL when [`TEST_DATABASE_URL`] is set.
-    ///
-    /// # Panics
-    /// As [`TestDb::sqlite`] and [`TestDb::postgres`].
-    pub async fn all() -> Vec<TestDb> {
-        let mut databases = vec![Self::sqlite().await];
-        databases.extend(Self::postgres().await);
-        databases
+        })
     }
 
     /// The database URL, for starting a server or opening another pool on it.

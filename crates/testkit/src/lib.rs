@@ -1,6 +1,6 @@
 //! # keel-testkit
 //!
-//! Test support for keel's crates (a dev-dependency only): per-test databases ([`db`]) and, with the `app` feature, the running application
+//! Test support for keel's crates (a dev-dependency only): per-test databases ([`db`]), the servers some tests need ([`services`]) and, with the `app` feature, the running application
 //! (`app::TestApp`); with the `oauth-fake` feature, local fake identity providers
 //! (`oauth_fake`); with the `collector` feature a local OTLP collector, Sentry and webhook
 //! receiver (`collector::Collector`).
@@ -14,3 +14,4 @@ pub mod db;
 pub mod deploy_metrics;
 #[cfg(feature = "oauth-fake")]
 pub mod oauth_fake;
+pub mod services;

@@ -31,55 +31,6 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
 }
 
 #[tokio::test]
-async fn malformed_bodies_are_422_and_wrong_media_types_415() {
-    let app = app().await;
-    let url = format!("{}/api/v1/users", app.base_url);
-    let bad_json = TestApp::read(
-        app.client
-            .post(&url)
-            .header("content-type", "application/json")
-            .body("{\"email\":"),
-    )
-    .await;
-    assert_problem(&bad_json, 422, "validation_error");
-    assert_eq!(bad_json.body["errors"][0]["type"], "json_invalid");
-    let array = TestApp::read(
-        app.client
-            .post(&url)
-            .header("content-type", "application/json")
-            .body("[]"),
-    )
-    .await;
-    assert_problem(&array, 422, "validation_error");
-    let empty = TestApp::read(app.client.post(&url)).await;
-    assert_problem(&empty, 422, "validation_error");
-    let text = TestApp::read(
-        app.client
-            .post(&url)
-            .header("content-type", "text/plain")
-            .body("{}"),
-    )
-    .await;
-    assert_problem(&text, 415, "unsupported_media_type");
-    let form = TestApp::read(
-        app.client
-            .post(format!("{}/api/v1/login", app.base_url))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("%%%"),
-    )
-    .await;
-    assert!(form.status == 422 || form.status == 403, "{}", form.text);
-    let big = TestApp::read(
-        app.client
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(format!("{{\"email\":\"{}\"}}", "a".repeat(4096))),
-    )
-    .await;
-    assert_problem(&big, 413, "payload_too_large");
-}
-
-#[tokio::test]
 async fn version_headers_and_aliases() {
     let app = app().await;
     let alice = app.user("alice").await;
@@ -114,24 +65,78 @@ async fn version_headers_and_aliases() {
     assert_eq!(missing.body["instance"], "/api/posts/999");
 }
 
-#[tokio::test]
-async fn request_ids_are_honoured_or_generated() {
-    let app = app().await;
-    let res = TestApp::read(
-        app.client
-            .get(format!("{}/nope", app.base_url))
-            .header("x-request-id", "abc-123"),
-    )
-    .await;
-    assert_eq!(res.header("x-request-id"), Some("abc-123"));
-    assert_eq!(res.body["trace_id"], "abc-123");
-    let res = TestApp::read(
-        app.client
-            .get(format!("{}/nope", app.base_url))
-            .header("x-request-id", "bad id with spaces"),
-    )
-    .await;
-    let generated = res.header("x-request-id").expect("generated");
-    assert_ne!(generated, "bad id with spaces");
-    assert_eq!(res.body["trace_id"], generated);
+/// Abuse of the contract (tokens, sessions, ownership, hostile input): part of the `security` suite by living here.
+mod security {
+    use super::*;
+
+    #[tokio::test]
+    async fn malformed_bodies_are_422_and_wrong_media_types_415() {
+        let app = app().await;
+        let url = format!("{}/api/v1/users", app.base_url);
+        let bad_json = TestApp::read(
+            app.client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body("{\"email\":"),
+        )
+        .await;
+        assert_problem(&bad_json, 422, "validation_error");
+        assert_eq!(bad_json.body["errors"][0]["type"], "json_invalid");
+        let array = TestApp::read(
+            app.client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body("[]"),
+        )
+        .await;
+        assert_problem(&array, 422, "validation_error");
+        let empty = TestApp::read(app.client.post(&url)).await;
+        assert_problem(&empty, 422, "validation_error");
+        let text = TestApp::read(
+            app.client
+                .post(&url)
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
+        assert_problem(&text, 415, "unsupported_media_type");
+        let form = TestApp::read(
+            app.client
+                .post(format!("{}/api/v1/login", app.base_url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("%%%"),
+        )
+        .await;
+        assert!(form.status == 422 || form.status == 403, "{}", form.text);
+        let big = TestApp::read(
+            app.client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(format!("{{\"email\":\"{}\"}}", "a".repeat(4096))),
+        )
+        .await;
+        assert_problem(&big, 413, "payload_too_large");
+    }
+
+    #[tokio::test]
+    async fn request_ids_are_honoured_or_generated() {
+        let app = app().await;
+        let res = TestApp::read(
+            app.client
+                .get(format!("{}/nope", app.base_url))
+                .header("x-request-id", "abc-123"),
+        )
+        .await;
+        assert_eq!(res.header("x-request-id"), Some("abc-123"));
+        assert_eq!(res.body["trace_id"], "abc-123");
+        let res = TestApp::read(
+            app.client
+                .get(format!("{}/nope", app.base_url))
+                .header("x-request-id", "bad id with spaces"),
+        )
+        .await;
+        let generated = res.header("x-request-id").expect("generated");
+        assert_ne!(generated, "bad id with spaces");
+        assert_eq!(res.body["trace_id"], generated);
+    }
 }

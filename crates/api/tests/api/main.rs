@@ -1,6 +1,8 @@
 //! HTTP-level tests of the real actix app (port 0) and end-to-end tests of the real `api`
-//! binary. Every scenario runs against SQLite, and against PostgreSQL when `TEST_DATABASE_URL`
-//! is set (then it is mandatory). One test binary for the crate keeps link time down.
+//! binary. A scenario written once runs as `<scenario>::sqlite` and `<scenario>::postgres`;
+//! tests that need PostgreSQL or Redis live in modules named `postgres` or `redis`
+//! (`keel_testkit::services`), which `scripts/test` leaves out, counted as skipped, when the
+//! server is not configured. One test binary for the crate keeps link time down.
 
 mod auth;
 mod contract;
@@ -23,7 +25,7 @@ mod users;
 mod votes;
 // @new-resource: api-tests
 
-/// Runs each named scenario `async fn name(db: TestDb)` once per configured backend.
+/// Runs each named scenario `async fn name(db: TestDb)` as `name::sqlite` and `name::postgres`.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
@@ -36,9 +38,7 @@ macro_rules! on_every_backend {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if let Some(db) = keel_testkit::db::TestDb::postgres().await {
-                        super::$name(db).await;
-                    }
+                    super::$name(keel_testkit::db::TestDb::postgres().await).await;
                 }
             }
         )*

@@ -93,48 +93,6 @@ async fn metrics_count_a_scripted_request_mix() {
     );
 }
 
-/// On PostgreSQL each server worker has a pool of its own; the pool gauges sum them, and the
-/// process stays within `DATABASE_MAX_CONNECTIONS`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pool_gauges_sum_the_worker_pools_within_the_configured_total() {
-    let Some(db) = TestDb::postgres().await else {
-        return; // TEST_DATABASE_URL unset: no PostgreSQL here (CI sets it).
-    };
-    let app = TestApp::spawn_with(
-        db,
-        &[
-            ("METRICS_ENABLED", "true"),
-            ("DATABASE_MAX_CONNECTIONS", "5"),
-        ],
-    )
-    .await;
-    let user = app.user("pools").await;
-    // Enough concurrent reads that both workers open connections.
-    let reads = (0..40).map(|_| app.get("/api/v1/posts", Some(&user.access)));
-    for res in futures::future::join_all(reads).await {
-        assert_eq!(res.status, 200);
-    }
-    let text = app.get("/metrics", None).await.text;
-    assert!(
-        text.contains("db_pool_max_connections 5\n"),
-        "the worker pools should sum to 5:\n{text}"
-    );
-    let open: f64 = ["in_use", "idle"]
-        .iter()
-        .map(|state| {
-            let prefix = format!("db_pool_connections{{state=\"{state}\"}} ");
-            text.lines()
-                .find_map(|l| l.strip_prefix(prefix.as_str()))
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
-        })
-        .sum();
-    assert!(
-        (1.0..=5.0).contains(&open),
-        "{open} connections open, want 1..=5"
-    );
-}
-
 #[tokio::test]
 async fn metrics_are_a_404_problem_when_disabled() {
     let app = TestApp::spawn_with(TestDb::sqlite().await, &[("METRICS_ENABLED", "false")]).await;
@@ -358,4 +316,49 @@ async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets()
         assert!(!log.contains(secret), "a secret reached the log:\n{log}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Needs PostgreSQL (`TEST_DATABASE_URL`); left out, counted as skipped, when it is not configured.
+mod postgres {
+    use super::*;
+
+    /// On PostgreSQL each server worker has a pool of its own; the pool gauges sum them, and the
+    /// process stays within `DATABASE_MAX_CONNECTIONS`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn pool_gauges_sum_the_worker_pools_within_the_configured_total() {
+        let db = TestDb::postgres().await;
+        let app = TestApp::spawn_with(
+            db,
+            &[
+                ("METRICS_ENABLED", "true"),
+                ("DATABASE_MAX_CONNECTIONS", "5"),
+            ],
+        )
+        .await;
+        let user = app.user("pools").await;
+        // Enough concurrent reads that both workers open connections.
+        let reads = (0..40).map(|_| app.get("/api/v1/posts", Some(&user.access)));
+        for res in futures::future::join_all(reads).await {
+            assert_eq!(res.status, 200);
+        }
+        let text = app.get("/metrics", None).await.text;
+        assert!(
+            text.contains("db_pool_max_connections 5\n"),
+            "the worker pools should sum to 5:\n{text}"
+        );
+        let open: f64 = ["in_use", "idle"]
+            .iter()
+            .map(|state| {
+                let prefix = format!("db_pool_connections{{state=\"{state}\"}} ");
+                text.lines()
+                    .find_map(|l| l.strip_prefix(prefix.as_str()))
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            })
+            .sum();
+        assert!(
+            (1.0..=5.0).contains(&open),
+            "{open} connections open, want 1..=5"
+        );
+    }
 }

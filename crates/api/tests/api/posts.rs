@@ -10,8 +10,6 @@ use serde_json::{Value, json};
 
 on_every_backend!(
     create_get_update_delete_round_trip,
-    only_the_owner_changes_a_post,
-    drafts_are_visible_to_their_owner_only,
     feed_is_paged_newest_first_and_searchable,
     post_validation_errors_list_every_field,
     writes_leave_their_events_in_the_outbox,
@@ -134,93 +132,6 @@ async fn create_get_update_delete_round_trip(db: TestDb) {
         )
         .await;
     assert_problem(&put_missing, 404, "post_not_found");
-}
-
-async fn only_the_owner_changes_a_post(db: TestDb) {
-    let app = TestApp::spawn(db).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let id = app.create_post(&alice, "Mine", true).await["id"]
-        .as_i64()
-        .expect("id");
-    let body = json!({ "title": "Stolen", "content": "x" });
-    let put = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/posts/{id}"),
-            Some(&bob.access),
-            Some(&body),
-        )
-        .await;
-    assert_problem(&put, 403, "not_post_owner");
-    assert_eq!(
-        put.body["detail"],
-        "Not authorized to perform requested action"
-    );
-    let delete = app
-        .send(
-            Method::DELETE,
-            &format!("/api/v1/posts/{id}"),
-            Some(&bob.access),
-            None,
-        )
-        .await;
-    assert_problem(&delete, 403, "not_post_owner");
-    // Validation comes before existence and ownership.
-    let invalid = app
-        .send(
-            Method::PUT,
-            &format!("/api/v1/posts/{id}"),
-            Some(&bob.access),
-            Some(&json!({ "title": "" })),
-        )
-        .await;
-    assert_problem(&invalid, 422, "validation_error");
-    let still = app
-        .get(&format!("/api/v1/posts/{id}"), Some(&alice.access))
-        .await;
-    assert_eq!(still.body["Post"]["title"], "Mine");
-}
-
-async fn drafts_are_visible_to_their_owner_only(db: TestDb) {
-    let app = TestApp::spawn(db).await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let draft = app.create_post(&alice, "Secret draft", false).await["id"]
-        .as_i64()
-        .expect("id");
-    app.create_post(&alice, "Public", true).await;
-    let for_bob = app.get("/api/v1/posts", Some(&bob.access)).await;
-    let titles: Vec<&str> = for_bob
-        .body
-        .as_array()
-        .expect("array")
-        .iter()
-        .filter_map(|p| p["Post"]["title"].as_str())
-        .collect();
-    assert_eq!(titles, ["Public"]);
-    let for_alice = app.get("/api/v1/posts", Some(&alice.access)).await;
-    assert_eq!(for_alice.body.as_array().map(Vec::len), Some(2));
-    assert_problem(
-        &app.get(&format!("/api/v1/posts/{draft}"), Some(&bob.access))
-            .await,
-        404,
-        "post_not_found",
-    );
-    assert_eq!(
-        app.get(&format!("/api/v1/posts/{draft}"), Some(&alice.access))
-            .await
-            .status,
-        200
-    );
-    let vote = app
-        .post(
-            "/api/v1/vote",
-            Some(&bob.access),
-            &json!({ "post_id": draft, "dir": 1 }),
-        )
-        .await;
-    assert_problem(&vote, 404, "post_not_found");
 }
 
 async fn feed_is_paged_newest_first_and_searchable(db: TestDb) {
@@ -422,4 +333,101 @@ async fn writes_leave_their_events_in_the_outbox(db: TestDb) {
             ),
         ]
     );
+}
+
+/// Abuse of the contract (tokens, sessions, ownership, hostile input): part of the `security` suite by living here.
+mod security {
+    use super::*;
+
+    on_every_backend!(
+        only_the_owner_changes_a_post,
+        drafts_are_visible_to_their_owner_only,
+    );
+
+    async fn only_the_owner_changes_a_post(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let alice = app.user("alice").await;
+        let bob = app.user("bob").await;
+        let id = app.create_post(&alice, "Mine", true).await["id"]
+            .as_i64()
+            .expect("id");
+        let body = json!({ "title": "Stolen", "content": "x" });
+        let put = app
+            .send(
+                Method::PUT,
+                &format!("/api/v1/posts/{id}"),
+                Some(&bob.access),
+                Some(&body),
+            )
+            .await;
+        assert_problem(&put, 403, "not_post_owner");
+        assert_eq!(
+            put.body["detail"],
+            "Not authorized to perform requested action"
+        );
+        let delete = app
+            .send(
+                Method::DELETE,
+                &format!("/api/v1/posts/{id}"),
+                Some(&bob.access),
+                None,
+            )
+            .await;
+        assert_problem(&delete, 403, "not_post_owner");
+        // Validation comes before existence and ownership.
+        let invalid = app
+            .send(
+                Method::PUT,
+                &format!("/api/v1/posts/{id}"),
+                Some(&bob.access),
+                Some(&json!({ "title": "" })),
+            )
+            .await;
+        assert_problem(&invalid, 422, "validation_error");
+        let still = app
+            .get(&format!("/api/v1/posts/{id}"), Some(&alice.access))
+            .await;
+        assert_eq!(still.body["Post"]["title"], "Mine");
+    }
+
+    async fn drafts_are_visible_to_their_owner_only(db: TestDb) {
+        let app = TestApp::spawn(db).await;
+        let alice = app.user("alice").await;
+        let bob = app.user("bob").await;
+        let draft = app.create_post(&alice, "Secret draft", false).await["id"]
+            .as_i64()
+            .expect("id");
+        app.create_post(&alice, "Public", true).await;
+        let for_bob = app.get("/api/v1/posts", Some(&bob.access)).await;
+        let titles: Vec<&str> = for_bob
+            .body
+            .as_array()
+            .expect("array")
+            .iter()
+            .filter_map(|p| p["Post"]["title"].as_str())
+            .collect();
+        assert_eq!(titles, ["Public"]);
+        let for_alice = app.get("/api/v1/posts", Some(&alice.access)).await;
+        assert_eq!(for_alice.body.as_array().map(Vec::len), Some(2));
+        assert_problem(
+            &app.get(&format!("/api/v1/posts/{draft}"), Some(&bob.access))
+                .await,
+            404,
+            "post_not_found",
+        );
+        assert_eq!(
+            app.get(&format!("/api/v1/posts/{draft}"), Some(&alice.access))
+                .await
+                .status,
+            200
+        );
+        let vote = app
+            .post(
+                "/api/v1/vote",
+                Some(&bob.access),
+                &json!({ "post_id": draft, "dir": 1 }),
+            )
+            .await;
+        assert_problem(&vote, 404, "post_not_found");
+    }
 }

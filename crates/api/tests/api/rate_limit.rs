@@ -24,19 +24,8 @@ pub(crate) enum Limiter {
     Redis,
 }
 
-/// Whether `TEST_REDIS_URL` names a Redis to test the Redis limiter against.
-pub(crate) fn redis_configured() -> bool {
-    redis_url().is_some()
-}
-
-fn redis_url() -> Option<String> {
-    std::env::var("TEST_REDIS_URL")
-        .ok()
-        .filter(|url| !url.trim().is_empty())
-}
-
-/// Runs each scenario `async fn name(limiter: Limiter)` with the in-process limiter and, when
-/// `TEST_REDIS_URL` is set, with Redis.
+/// Runs each scenario `async fn name(limiter: Limiter)` as `name::in_process` and `name::redis`
+/// (which needs `TEST_REDIS_URL`).
 macro_rules! on_every_limiter {
     ($($name:ident),* $(,)?) => {
         $(
@@ -48,9 +37,7 @@ macro_rules! on_every_limiter {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn redis() {
-                    if super::redis_url().is_some() {
-                        super::$name(super::Limiter::Redis).await;
-                    }
+                    super::$name(super::Limiter::Redis).await;
                 }
             }
         )*
@@ -70,8 +57,8 @@ on_every_limiter!(
 pub(crate) async fn spawn(limiter: Limiter, overrides: &[(&str, &str)]) -> TestApp {
     let prefix = format!("keel-test:{}:", uuid::Uuid::new_v4());
     let mut pairs: Vec<(&str, &str)> = overrides.to_vec();
-    let url = redis_url();
-    if let (Limiter::Redis, Some(url)) = (limiter, url.as_deref()) {
+    let url = matches!(limiter, Limiter::Redis).then(keel_testkit::services::redis_url);
+    if let Some(url) = url.as_deref() {
         pairs.push(("REDIS_URL", url));
         pairs.push(("RATE_LIMIT_KEY_PREFIX", &prefix));
         // An unreachable Redis must fail the test, not be served around.
@@ -650,48 +637,6 @@ async fn eventually(app: &TestApp, path: &str, token: &str, status: u16) -> Test
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_coming_back_is_used_again_without_a_restart() {
-    let Some(url) = redis_url() else {
-        return;
-    };
-    let relay = Relay::new(&url);
-    let prefix = format!("keel-test:{}:", uuid::Uuid::new_v4());
-    let relay_url = format!("redis://127.0.0.1:{}", relay.port);
-    let app = TestApp::spawn_with(
-        TestDb::sqlite().await,
-        &[
-            ("REDIS_URL", &relay_url),
-            ("RATE_LIMIT_KEY_PREFIX", &prefix),
-            ("RATE_LIMIT_FAIL_OPEN", "false"),
-            ("RATE_LIMIT_READ_WINDOW_SECONDS", "3600"),
-        ],
-    )
-    .await;
-    // The app started while nothing listened at REDIS_URL. Bring Redis up for the sign-up,
-    // then take it down: limited routes fail closed.
-    let token = {
-        relay.up().await;
-        let alice = app.user("alice").await;
-        relay.down();
-        alice.access
-    };
-    let res = eventually(&app, "/api/v1/posts", &token, 503).await;
-    assert_problem(&res, 503, "rate_limit_backend_unavailable");
-    assert_eq!(app.get("/ready", None).await.body["checks"]["redis"], false);
-    // Back up: picked up by the next requests.
-    relay.up().await;
-    let res = eventually(&app, "/api/v1/posts", &token, 200).await;
-    assert!(res.header("x-ratelimit-remaining").is_some());
-    assert_eq!(app.get("/ready", None).await.body["checks"]["redis"], true);
-    // Down and up once more, with connections in the pool that died meanwhile.
-    relay.down();
-    eventually(&app, "/api/v1/posts", &token, 503).await;
-    relay.up().await;
-    let res = eventually(&app, "/api/v1/posts", &token, 200).await;
-    assert!(res.header("ratelimit").is_some());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limiting_can_be_switched_off() {
     for switch in ["RATE_LIMIT_ENABLED", "ENABLE_OPTIONAL_RATE_LIMITING"] {
         let app = TestApp::spawn_with(
@@ -704,5 +649,50 @@ async fn rate_limiting_can_be_switched_off() {
             assert_eq!(res.status, 201, "{switch}: {}", res.text);
             assert_no_limit_headers(&res);
         }
+    }
+}
+
+/// Needs Redis (`TEST_REDIS_URL`); left out, counted as skipped, when it is not configured.
+mod redis {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redis_coming_back_is_used_again_without_a_restart() {
+        let url = keel_testkit::services::redis_url();
+        let relay = Relay::new(&url);
+        let prefix = format!("keel-test:{}:", uuid::Uuid::new_v4());
+        let relay_url = format!("redis://127.0.0.1:{}", relay.port);
+        let app = TestApp::spawn_with(
+            TestDb::sqlite().await,
+            &[
+                ("REDIS_URL", &relay_url),
+                ("RATE_LIMIT_KEY_PREFIX", &prefix),
+                ("RATE_LIMIT_FAIL_OPEN", "false"),
+                ("RATE_LIMIT_READ_WINDOW_SECONDS", "3600"),
+            ],
+        )
+        .await;
+        // The app started while nothing listened at REDIS_URL. Bring Redis up for the sign-up,
+        // then take it down: limited routes fail closed.
+        let token = {
+            relay.up().await;
+            let alice = app.user("alice").await;
+            relay.down();
+            alice.access
+        };
+        let res = eventually(&app, "/api/v1/posts", &token, 503).await;
+        assert_problem(&res, 503, "rate_limit_backend_unavailable");
+        assert_eq!(app.get("/ready", None).await.body["checks"]["redis"], false);
+        // Back up: picked up by the next requests.
+        relay.up().await;
+        let res = eventually(&app, "/api/v1/posts", &token, 200).await;
+        assert!(res.header("x-ratelimit-remaining").is_some());
+        assert_eq!(app.get("/ready", None).await.body["checks"]["redis"], true);
+        // Down and up once more, with connections in the pool that died meanwhile.
+        relay.down();
+        eventually(&app, "/api/v1/posts", &token, 503).await;
+        relay.up().await;
+        let res = eventually(&app, "/api/v1/posts", &token, 200).await;
+        assert!(res.header("ratelimit").is_some());
     }
 }

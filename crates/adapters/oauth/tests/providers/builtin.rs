@@ -39,34 +39,6 @@ async fn google_login_verifies_the_id_token_against_googles_issuer() {
 }
 
 #[tokio::test]
-async fn microsoft_accepts_the_tenant_issuer_of_the_tokens_own_tid_only() {
-    let fake = FakeProvider::start().await;
-    // Microsoft sends no email_verified: the email is not treated as verified.
-    fake.set_identity("ms-1", Some("m@example.com"), serde_json::Value::Null);
-    let provider = one(builtin_settings(Provider::Microsoft, &fake), &options());
-    let identity = sign_in(provider.as_ref(), &fake).await.expect("identity");
-    assert_eq!(
-        identity.issuer,
-        format!("https://login.microsoftonline.com/{MICROSOFT_TENANT}/v2.0")
-    );
-    assert_eq!(identity.subject, "ms-1");
-    assert!(!identity.email_verified);
-
-    for behaviour in [
-        Behaviour::WrongIssuer,
-        Behaviour::WrongAudience,
-        Behaviour::BadSignature,
-    ] {
-        fake.set_behaviour(behaviour);
-        let result = sign_in(provider.as_ref(), &fake).await;
-        assert!(
-            matches!(result, Err(ProviderError::InvalidTokenResponse(_))),
-            "{behaviour:?}: {result:?}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn apple_signs_its_client_secret_and_reads_string_email_verified() {
     for (verified, expected) in [
         (json!("true"), true),
@@ -97,24 +69,6 @@ async fn apple_signs_its_client_secret_and_reads_string_email_verified() {
         assert_eq!(claims["aud"], APPLE_AUDIENCE);
         let lifetime = claims["exp"].as_u64().expect("exp") - claims["iat"].as_u64().expect("iat");
         assert_eq!(lifetime, CLIENT_SECRET_LIFETIME_SECONDS);
-    }
-}
-
-#[tokio::test]
-async fn apple_refuses_a_bad_nonce_and_a_foreign_signature() {
-    let fake = FakeProvider::start().await;
-    let provider = one(apple_settings(&fake), &options());
-    for behaviour in [
-        Behaviour::WrongNonce,
-        Behaviour::BadSignature,
-        Behaviour::Expired,
-    ] {
-        fake.set_behaviour(behaviour);
-        let result = sign_in(provider.as_ref(), &fake).await;
-        assert!(
-            matches!(result, Err(ProviderError::InvalidTokenResponse(_))),
-            "{behaviour:?}: {result:?}"
-        );
     }
 }
 
@@ -161,4 +115,55 @@ async fn a_provider_listed_twice_is_refused() {
         build(&[google.clone(), google], &options()),
         Err(BuildError::Duplicate(Provider::Google))
     ));
+}
+
+/// Abuse of the contract (tokens, sessions, ownership, hostile input): part of the `security` suite by living here.
+mod security {
+    use super::*;
+
+    #[tokio::test]
+    async fn microsoft_accepts_the_tenant_issuer_of_the_tokens_own_tid_only() {
+        let fake = FakeProvider::start().await;
+        // Microsoft sends no email_verified: the email is not treated as verified.
+        fake.set_identity("ms-1", Some("m@example.com"), serde_json::Value::Null);
+        let provider = one(builtin_settings(Provider::Microsoft, &fake), &options());
+        let identity = sign_in(provider.as_ref(), &fake).await.expect("identity");
+        assert_eq!(
+            identity.issuer,
+            format!("https://login.microsoftonline.com/{MICROSOFT_TENANT}/v2.0")
+        );
+        assert_eq!(identity.subject, "ms-1");
+        assert!(!identity.email_verified);
+
+        for behaviour in [
+            Behaviour::WrongIssuer,
+            Behaviour::WrongAudience,
+            Behaviour::BadSignature,
+        ] {
+            fake.set_behaviour(behaviour);
+            let result = sign_in(provider.as_ref(), &fake).await;
+            assert!(
+                matches!(result, Err(ProviderError::InvalidTokenResponse(_))),
+                "{behaviour:?}: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn apple_refuses_a_bad_nonce_and_a_foreign_signature() {
+        let fake = FakeProvider::start().await;
+        let provider = one(apple_settings(&fake), &options());
+        for behaviour in [
+            Behaviour::WrongNonce,
+            Behaviour::BadSignature,
+            Behaviour::Expired,
+        ] {
+            fake.set_behaviour(behaviour);
+            let result = sign_in(provider.as_ref(), &fake).await;
+            assert!(
+                matches!(result, Err(ProviderError::InvalidTokenResponse(_))),
+                "{behaviour:?}: {result:?}"
+            );
+        }
+    }
 }

@@ -105,29 +105,6 @@ async fn a_failing_userinfo_is_a_profile_fetch_failure() {
 }
 
 #[tokio::test]
-async fn every_id_token_defect_is_an_invalid_token_response() {
-    for behaviour in [
-        Behaviour::WrongNonce,
-        Behaviour::WrongAudience,
-        Behaviour::WrongIssuer,
-        Behaviour::Expired,
-        Behaviour::BadSignature,
-        Behaviour::UnknownKey,
-        Behaviour::NoIdToken,
-        Behaviour::MalformedTokenResponse,
-    ] {
-        let fake = FakeProvider::start().await;
-        fake.set_behaviour(behaviour);
-        let provider = one(oidc_settings(&fake.issuer()), &options());
-        let result = sign_in(provider.as_ref(), &fake).await;
-        assert!(
-            matches!(result, Err(ProviderError::InvalidTokenResponse(_))),
-            "{behaviour:?}: {result:?}"
-        );
-    }
-}
-
-#[tokio::test]
 async fn a_rotated_signing_key_is_picked_up_by_refetching_the_jwks() {
     let fake = FakeProvider::start().await;
     let provider = one(oidc_settings(&fake.issuer()), &options());
@@ -152,41 +129,6 @@ async fn a_refused_code_is_an_exchange_failure() {
     assert!(
         matches!(&result, Err(ProviderError::ExchangeFailed(m)) if m.starts_with("invalid_grant")),
         "{result:?}"
-    );
-}
-
-#[tokio::test]
-async fn a_replayed_code_or_a_wrong_verifier_is_refused_by_the_provider() {
-    let fake = FakeProvider::start().await;
-    let provider = one(oidc_settings(&fake.issuer()), &options());
-    let code = code_for(provider.as_ref(), &fake).await;
-    provider
-        .exchange(&exchange_of(code.clone()))
-        .await
-        .expect("first use");
-    let replay = provider.exchange(&exchange_of(code)).await;
-    assert!(
-        matches!(replay, Err(ProviderError::ExchangeFailed(_))),
-        "{replay:?}"
-    );
-
-    let code = code_for(provider.as_ref(), &fake).await;
-    let wrong = CodeExchange {
-        pkce_verifier: "another-verifier-another-verifier-another-ve".to_owned(),
-        ..exchange_of(code)
-    };
-    let result = provider.exchange(&wrong).await;
-    assert!(
-        matches!(result, Err(ProviderError::ExchangeFailed(_))),
-        "{result:?}"
-    );
-    assert!(
-        fake.token_calls()
-            .last()
-            .expect("a call")
-            .problems
-            .iter()
-            .any(|p| p.contains("code_verifier"))
     );
 }
 
@@ -265,61 +207,124 @@ async fn a_provider_going_down_after_discovery_is_unreachable() {
     );
 }
 
-#[tokio::test]
-async fn production_refuses_http_and_private_issuers() {
-    let production = HttpOptions {
-        allow_insecure: false,
-        ..options()
-    };
-    for issuer in [
-        "http://sso.example.com",
-        "https://127.0.0.1:8443",
-        "https://10.0.0.5",
-        "https://localhost",
-    ] {
-        let result = build(&[oidc_settings(issuer)], &production);
+/// Abuse of the contract (tokens, sessions, ownership, hostile input): part of the `security` suite by living here.
+mod security {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_id_token_defect_is_an_invalid_token_response() {
+        for behaviour in [
+            Behaviour::WrongNonce,
+            Behaviour::WrongAudience,
+            Behaviour::WrongIssuer,
+            Behaviour::Expired,
+            Behaviour::BadSignature,
+            Behaviour::UnknownKey,
+            Behaviour::NoIdToken,
+            Behaviour::MalformedTokenResponse,
+        ] {
+            let fake = FakeProvider::start().await;
+            fake.set_behaviour(behaviour);
+            let provider = one(oidc_settings(&fake.issuer()), &options());
+            let result = sign_in(provider.as_ref(), &fake).await;
+            assert!(
+                matches!(result, Err(ProviderError::InvalidTokenResponse(_))),
+                "{behaviour:?}: {result:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_replayed_code_or_a_wrong_verifier_is_refused_by_the_provider() {
+        let fake = FakeProvider::start().await;
+        let provider = one(oidc_settings(&fake.issuer()), &options());
+        let code = code_for(provider.as_ref(), &fake).await;
+        provider
+            .exchange(&exchange_of(code.clone()))
+            .await
+            .expect("first use");
+        let replay = provider.exchange(&exchange_of(code)).await;
         assert!(
-            matches!(result, Err(BuildError::IssuerUrl { .. })),
-            "{issuer}: {:?}",
-            result.err()
+            matches!(replay, Err(ProviderError::ExchangeFailed(_))),
+            "{replay:?}"
+        );
+
+        let code = code_for(provider.as_ref(), &fake).await;
+        let wrong = CodeExchange {
+            pkce_verifier: "another-verifier-another-verifier-another-ve".to_owned(),
+            ..exchange_of(code)
+        };
+        let result = provider.exchange(&wrong).await;
+        assert!(
+            matches!(result, Err(ProviderError::ExchangeFailed(_))),
+            "{result:?}"
+        );
+        assert!(
+            fake.token_calls()
+                .last()
+                .expect("a call")
+                .problems
+                .iter()
+                .any(|p| p.contains("code_verifier"))
         );
     }
-    assert!(build(&[oidc_settings("https://sso.example.com")], &production).is_ok());
-    let missing = build(
-        &[ProviderSettings::new(
-            Provider::Oidc,
-            CLIENT_ID,
-            CLIENT_SECRET,
-        )],
-        &production,
-    );
-    assert!(matches!(
-        missing,
-        Err(BuildError::Missing {
-            setting: "OAUTH_OIDC_ISSUER_URL",
-            ..
-        })
-    ));
-}
 
-#[tokio::test]
-async fn production_refuses_token_requests_to_a_local_provider() {
-    // Google re-based on the local fake: fine outside production, refused in production
-    // before any request leaves (the fake sees no token call).
-    let fake = FakeProvider::start().await;
-    let production = HttpOptions {
-        allow_insecure: false,
-        ..options()
-    };
-    let provider = one(builtin_settings(Provider::Google, &fake), &production);
-    let code = fake.mint_code(REDIRECT_URI, CHALLENGE, Some(NONCE));
-    let result = provider.exchange(&exchange_of(code)).await;
-    assert!(
-        matches!(&result, Err(ProviderError::Unreachable(e)) if e.to_string().contains("refused")),
-        "{result:?}"
-    );
-    assert!(fake.token_calls().is_empty());
+    #[tokio::test]
+    async fn production_refuses_http_and_private_issuers() {
+        let production = HttpOptions {
+            allow_insecure: false,
+            ..options()
+        };
+        for issuer in [
+            "http://sso.example.com",
+            "https://127.0.0.1:8443",
+            "https://10.0.0.5",
+            "https://localhost",
+        ] {
+            let result = build(&[oidc_settings(issuer)], &production);
+            assert!(
+                matches!(result, Err(BuildError::IssuerUrl { .. })),
+                "{issuer}: {:?}",
+                result.err()
+            );
+        }
+        assert!(build(&[oidc_settings("https://sso.example.com")], &production).is_ok());
+        let missing = build(
+            &[ProviderSettings::new(
+                Provider::Oidc,
+                CLIENT_ID,
+                CLIENT_SECRET,
+            )],
+            &production,
+        );
+        assert!(matches!(
+            missing,
+            Err(BuildError::Missing {
+                setting: "OAUTH_OIDC_ISSUER_URL",
+                ..
+            })
+        ));
+    }
 
-    let local = one(builtin_settings(Provider::Google, &fake), &options());
-    assert!(sign_in(local.as_ref(), &fake).await.is_ok());
+    #[tokio::test]
+    async fn production_refuses_token_requests_to_a_local_provider() {
+        // Google re-based on the local fake: fine outside production, refused in production
+        // before any request leaves (the fake sees no token call).
+        let fake = FakeProvider::start().await;
+        let production = HttpOptions {
+            allow_insecure: false,
+            ..options()
+        };
+        let provider = one(builtin_settings(Provider::Google, &fake), &production);
+        let code = fake.mint_code(REDIRECT_URI, CHALLENGE, Some(NONCE));
+        let result = provider.exchange(&exchange_of(code)).await;
+        assert!(
+            matches!(&result, Err(ProviderError::Unreachable(e)) if e.to_string().contains("refused")),
+            "{result:?}"
+        );
+        assert!(fake.token_calls().is_empty());
+
+        let local = one(builtin_settings(Provider::Google, &fake), &options());
+        assert!(sign_in(local.as_ref(), &fake).await.is_ok());
+    }
 }

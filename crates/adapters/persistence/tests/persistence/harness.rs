@@ -1,4 +1,4 @@
-//! What every test needs: a store per configured backend, fixtures, and raw views of rows
+//! What every test needs: a store on a fresh database, fixtures, and raw views of rows
 //! the ports do not expose (outbox events, counters, token rows).
 
 use keel_domain::Timestamp;
@@ -27,26 +27,22 @@ pub struct Store {
     pub _db: TestDb,
 }
 
-/// A store on every configured backend, with the production outbox waker (`NOTIFY` after
-/// each commit that recorded events on PostgreSQL, none on SQLite).
-pub async fn stores() -> Vec<Store> {
-    let mut stores = Vec::new();
-    for db in TestDb::all().await {
-        let conn = connect(db.url(), None)
-            .await
-            .unwrap_or_else(|err| panic!("connect to {}: {err}", db.label()));
-        let waker = outbox_waker(db.url(), DEFAULT_WAKE_INTERVAL);
-        stores.push(Store {
-            users: SeaUsers::new(conn.clone(), waker.clone()),
-            posts: SeaPosts::new(conn.clone(), waker.clone()),
-            votes: SeaVotes::new(conn.clone(), waker),
-            sessions: SeaSessions::new(conn.clone()),
-            conn,
-            label: db.label(),
-            _db: db,
-        });
+/// The repositories on `db`, with the production outbox waker (`NOTIFY` after each commit
+/// that recorded events on PostgreSQL, none on SQLite).
+pub async fn store(db: TestDb) -> Store {
+    let conn = connect(db.url(), None)
+        .await
+        .unwrap_or_else(|err| panic!("connect to {}: {err}", db.label()));
+    let waker = outbox_waker(db.url(), DEFAULT_WAKE_INTERVAL);
+    Store {
+        users: SeaUsers::new(conn.clone(), waker.clone()),
+        posts: SeaPosts::new(conn.clone(), waker.clone()),
+        votes: SeaVotes::new(conn.clone(), waker),
+        sessions: SeaSessions::new(conn.clone()),
+        conn,
+        label: db.label(),
+        _db: db,
     }
-    stores
 }
 
 /// A fixed instant with a non-zero microsecond part, plus `seconds`.

@@ -3,7 +3,7 @@
 //! all succeed, one after another and concurrently. On SQLite there is nothing to terminate and
 //! the same operations simply succeed.
 
-use crate::harness::{Store, at, draft, stores};
+use crate::harness::{Store, at, draft};
 use keel_domain::paging::{Page, Search};
 use keel_domain::post::NewPost;
 use keel_domain::user::User;
@@ -11,6 +11,11 @@ use keel_persistence::{ping, pool_stats};
 use keel_ports::{PostQuery, Posts, Users};
 use sea_orm::DbBackend;
 use std::time::Duration;
+
+on_every_backend!(
+    after_a_restart_every_read_write_and_ping_succeeds_on_the_first_try,
+    after_a_restart_concurrent_operations_all_succeed,
+);
 
 /// Opens `n` connections at once and returns them to the pool, so `n` are idle.
 async fn warm(s: &Store, n: usize) {
@@ -82,75 +87,69 @@ async fn read(s: &Store, owner: &User, what: &str) -> usize {
         .len()
 }
 
-#[tokio::test]
-async fn after_a_restart_every_read_write_and_ping_succeeds_on_the_first_try() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        s.post(&owner, "before", true, at(0)).await;
+async fn after_a_restart_every_read_write_and_ping_succeeds_on_the_first_try(s: Store) {
+    let owner = s.user("owner@example.com").await;
+    s.post(&owner, "before", true, at(0)).await;
 
-        // A write first: its dead connection fails the BEGIN, which is retried.
-        restart(&s, 6).await;
-        for i in 0..10 {
-            write(&s, &owner, &format!("write {i}")).await;
-        }
-        assert_eq!(read(&s, &owner, "after writes").await, 11, "[{}]", s.label);
-
-        // A read first.
-        restart(&s, 6).await;
-        for i in 0..10 {
-            assert_eq!(read(&s, &owner, &format!("read {i}")).await, 11);
-        }
-
-        // The readiness ping first.
-        restart(&s, 6).await;
-        for _ in 0..10 {
-            assert!(ping(&s.conn).await, "[{}] ping after the restart", s.label);
-        }
-        write(&s, &owner, "after pings").await;
+    // A write first: its dead connection fails the BEGIN, which is retried.
+    restart(&s, 6).await;
+    for i in 0..10 {
+        write(&s, &owner, &format!("write {i}")).await;
     }
+    assert_eq!(read(&s, &owner, "after writes").await, 11, "[{}]", s.label);
+
+    // A read first.
+    restart(&s, 6).await;
+    for i in 0..10 {
+        assert_eq!(read(&s, &owner, &format!("read {i}")).await, 11);
+    }
+
+    // The readiness ping first.
+    restart(&s, 6).await;
+    for _ in 0..10 {
+        assert!(ping(&s.conn).await, "[{}] ping after the restart", s.label);
+    }
+    write(&s, &owner, "after pings").await;
 }
 
-#[tokio::test]
-async fn after_a_restart_concurrent_operations_all_succeed() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        restart(&s, 8).await;
-        let mut tasks = tokio::task::JoinSet::new();
-        for i in 0..16 {
-            let (posts, users, owner, label) =
-                (s.posts.clone(), s.users.clone(), owner.clone(), s.label);
-            tasks.spawn(async move {
-                if i % 2 == 0 {
-                    posts
-                        .create(&NewPost {
-                            owner_id: owner.id,
-                            draft: draft(&format!("concurrent {i}"), true),
-                            created_at: at(2),
-                        })
-                        .await
-                        .map(|_| ())
-                        .map_err(|err| format!("[{label}] write {i}: {err}"))
-                } else {
-                    users
-                        .find(owner.id)
-                        .await
-                        .map(|_| ())
-                        .map_err(|err| format!("[{label}] read {i}: {err}"))
-                }
-            });
-        }
-        let failures: Vec<String> = tasks
-            .join_all()
-            .await
-            .into_iter()
-            .filter_map(Result::err)
-            .collect();
-        assert!(failures.is_empty(), "{failures:#?}");
-        assert_eq!(
-            read(&s, &owner, "after the burst").await,
-            8,
-            "[{}]",
-            s.label
-        );
+async fn after_a_restart_concurrent_operations_all_succeed(s: Store) {
+    let owner = s.user("owner@example.com").await;
+    restart(&s, 8).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..16 {
+        let (posts, users, owner, label) =
+            (s.posts.clone(), s.users.clone(), owner.clone(), s.label);
+        tasks.spawn(async move {
+            if i % 2 == 0 {
+                posts
+                    .create(&NewPost {
+                        owner_id: owner.id,
+                        draft: draft(&format!("concurrent {i}"), true),
+                        created_at: at(2),
+                    })
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| format!("[{label}] write {i}: {err}"))
+            } else {
+                users
+                    .find(owner.id)
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| format!("[{label}] read {i}: {err}"))
+            }
+        });
     }
+    let failures: Vec<String> = tasks
+        .join_all()
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert_eq!(
+        read(&s, &owner, "after the burst").await,
+        8,
+        "[{}]",
+        s.label
+    );
 }

@@ -1,12 +1,17 @@
 //! The migration wrappers and the connection settings.
 
-use crate::harness::{at, email, stores};
+use crate::harness::{Store, at, email};
 use keel_domain::user::NewUser;
 use keel_persistence::{
     SeaUsers, connect, migrate_down, migrate_fresh, migrate_status, migrate_up, ping,
 };
 use keel_ports::{StoreError, Users};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+on_every_backend!(
+    migrations_go_up_down_and_up_again,
+    ping_answers_and_a_closed_pool_is_unavailable,
+);
 
 async fn user_table_exists(conn: &sea_orm::DatabaseConnection) -> bool {
     let sql = match conn.get_database_backend() {
@@ -21,61 +26,58 @@ async fn user_table_exists(conn: &sea_orm::DatabaseConnection) -> bool {
         .is_some()
 }
 
-#[tokio::test]
-async fn migrations_go_up_down_and_up_again() {
-    for s in stores().await {
-        let with_status = |applied: bool| -> Vec<(String, bool)> {
-            keel_migrations::migration_names()
-                .into_iter()
-                .map(|name| (name, applied))
-                .collect()
-        };
-        let applied = with_status(true);
-        assert_eq!(
-            migrate_status(&s.conn).await.expect("status"),
-            applied,
-            "[{}]",
-            s.label
-        );
+async fn migrations_go_up_down_and_up_again(s: Store) {
+    let with_status = |applied: bool| -> Vec<(String, bool)> {
+        keel_migrations::migration_names()
+            .into_iter()
+            .map(|name| (name, applied))
+            .collect()
+    };
+    let applied = with_status(true);
+    assert_eq!(
+        migrate_status(&s.conn).await.expect("status"),
+        applied,
+        "[{}]",
+        s.label
+    );
 
-        migrate_down(&s.conn, None).await.expect("down");
-        assert!(
-            !user_table_exists(&s.conn).await,
-            "[{}] tables dropped",
-            s.label
-        );
-        assert_eq!(
-            migrate_status(&s.conn).await.expect("status"),
-            with_status(false),
-            "[{}]",
-            s.label
-        );
+    migrate_down(&s.conn, None).await.expect("down");
+    assert!(
+        !user_table_exists(&s.conn).await,
+        "[{}] tables dropped",
+        s.label
+    );
+    assert_eq!(
+        migrate_status(&s.conn).await.expect("status"),
+        with_status(false),
+        "[{}]",
+        s.label
+    );
 
-        migrate_up(&s.conn).await.expect("up again");
-        assert!(user_table_exists(&s.conn).await, "[{}]", s.label);
-        assert_eq!(
-            migrate_status(&s.conn).await.expect("status"),
-            applied,
-            "[{}]",
-            s.label
-        );
-        s.user("after@example.com").await;
+    migrate_up(&s.conn).await.expect("up again");
+    assert!(user_table_exists(&s.conn).await, "[{}]", s.label);
+    assert_eq!(
+        migrate_status(&s.conn).await.expect("status"),
+        applied,
+        "[{}]",
+        s.label
+    );
+    s.user("after@example.com").await;
 
-        migrate_fresh(&s.conn).await.expect("fresh");
-        assert_eq!(
-            migrate_status(&s.conn).await.expect("status"),
-            applied,
-            "[{}]",
-            s.label
-        );
-        assert!(
-            s.users
-                .find_by_email(&email("after@example.com"))
-                .await
-                .expect("find")
-                .is_none()
-        );
-    }
+    migrate_fresh(&s.conn).await.expect("fresh");
+    assert_eq!(
+        migrate_status(&s.conn).await.expect("status"),
+        applied,
+        "[{}]",
+        s.label
+    );
+    assert!(
+        s.users
+            .find_by_email(&email("after@example.com"))
+            .await
+            .expect("find")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -98,17 +100,14 @@ async fn an_in_memory_sqlite_database_keeps_its_data_across_calls() {
     assert!(ping(&conn).await);
 }
 
-#[tokio::test]
-async fn ping_answers_and_a_closed_pool_is_unavailable() {
-    for s in stores().await {
-        assert!(ping(&s.conn).await, "[{}]", s.label);
-        s.conn.close_by_ref().await.expect("close");
-        assert!(!ping(&s.conn).await, "[{}]", s.label);
-        let outcome = s.users.find_by_email(&email("x@example.com")).await;
-        assert!(
-            matches!(outcome, Err(StoreError::Unavailable(_))),
-            "[{}] {outcome:?}",
-            s.label
-        );
-    }
+async fn ping_answers_and_a_closed_pool_is_unavailable(s: Store) {
+    assert!(ping(&s.conn).await, "[{}]", s.label);
+    s.conn.close_by_ref().await.expect("close");
+    assert!(!ping(&s.conn).await, "[{}]", s.label);
+    let outcome = s.users.find_by_email(&email("x@example.com")).await;
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "[{}] {outcome:?}",
+        s.label
+    );
 }

@@ -1,7 +1,7 @@
 //! `SeaVotes`: one atomic step per vote (the post's visibility, the vote's existence, the row,
 //! the count and the `vote.*` event), what it reports, and the races of identical votes.
 
-use crate::harness::{Store, at, stores};
+use crate::harness::{Store, at, store};
 use keel_domain::event::DomainEvent;
 use keel_domain::post::{Post, PostId};
 use keel_domain::user::UserId;
@@ -13,6 +13,15 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
+
+on_every_backend!(
+    adding_and_removing_keep_the_count_and_record_events,
+    a_second_identical_vote_finds_the_first_and_changes_nothing,
+    removing_an_absent_vote_finds_none_and_changes_nothing,
+    a_missing_post_or_someone_elses_draft_is_not_visible_and_nothing_is_written,
+    of_fifty_concurrent_identical_votes_exactly_one_writes_and_the_rest_find_it,
+    votes_racing_the_deletion_of_their_post_end_as_not_found_never_as_errors,
+);
 
 fn events(user: UserId, post: PostId, change: VoteChange) -> Vec<DomainEvent> {
     let direction = match change {
@@ -64,276 +73,177 @@ async fn writer(s: &Store, sql: &str) -> String {
         .expect("xmin as text")
 }
 
-#[tokio::test]
-async fn adding_and_removing_keep_the_count_and_record_events() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        let voter = s.user("voter@example.com").await;
-        let post = s.post(&owner, "vote on me", true, at(0)).await;
-        let before = s.outbox().await.len();
-
-        let added = cast(&s, voter.id, post.id, VoteChange::Add).await;
-        assert_eq!(added.expect("add"), FOUND_NONE, "[{}]", s.label);
-        assert_eq!(s.votes_count(&post).await, 1, "[{}]", s.label);
-        assert_eq!(vote_rows(&s, &post).await, 1, "[{}]", s.label);
-
-        let removed = cast(&s, voter.id, post.id, VoteChange::Remove).await;
-        assert_eq!(removed.expect("remove"), FOUND_ONE, "[{}]", s.label);
-        assert_eq!(s.votes_count(&post).await, 0, "[{}]", s.label);
-        assert_eq!(vote_rows(&s, &post).await, 0, "[{}]", s.label);
-
-        let recorded = s.events().await.split_off(before);
-        let payload = json!({"post_id": post.id.get(), "user_id": voter.id.get()});
-        assert_eq!(
-            recorded,
-            [
-                ("vote.created".to_owned(), payload.clone()),
-                ("vote.deleted".to_owned(), payload)
-            ],
-            "[{}]",
-            s.label
-        );
-        let pending = s.outbox().await.split_off(before);
-        assert!(
-            pending.iter().all(|row| row.status == "pending"),
-            "[{}]",
-            s.label
-        );
-    }
-}
-
-#[tokio::test]
-async fn the_vote_its_count_and_its_event_are_written_by_one_transaction() {
-    let Some(s) = stores().await.into_iter().find(|s| s.label == "postgres") else {
-        return;
-    };
+async fn adding_and_removing_keep_the_count_and_record_events(s: Store) {
     let owner = s.user("owner@example.com").await;
     let voter = s.user("voter@example.com").await;
-    let post = s.post(&owner, "atomic", true, at(0)).await;
+    let post = s.post(&owner, "vote on me", true, at(0)).await;
+    let before = s.outbox().await.len();
+
+    let added = cast(&s, voter.id, post.id, VoteChange::Add).await;
+    assert_eq!(added.expect("add"), FOUND_NONE, "[{}]", s.label);
+    assert_eq!(s.votes_count(&post).await, 1, "[{}]", s.label);
+    assert_eq!(vote_rows(&s, &post).await, 1, "[{}]", s.label);
+
+    let removed = cast(&s, voter.id, post.id, VoteChange::Remove).await;
+    assert_eq!(removed.expect("remove"), FOUND_ONE, "[{}]", s.label);
+    assert_eq!(s.votes_count(&post).await, 0, "[{}]", s.label);
+    assert_eq!(vote_rows(&s, &post).await, 0, "[{}]", s.label);
+
+    let recorded = s.events().await.split_off(before);
+    let payload = json!({"post_id": post.id.get(), "user_id": voter.id.get()});
     assert_eq!(
-        cast(&s, voter.id, post.id, VoteChange::Add)
-            .await
-            .expect("add"),
-        FOUND_NONE
+        recorded,
+        [
+            ("vote.created".to_owned(), payload.clone()),
+            ("vote.deleted".to_owned(), payload)
+        ],
+        "[{}]",
+        s.label
     );
-    let (user, id) = (voter.id.get(), post.id.get());
-    let vote_xid = writer(
-        &s,
-        &format!("SELECT xmin::text AS xid FROM votes WHERE user_id = {user} AND post_id = {id}"),
-    )
-    .await;
-    let count_xid = writer(
-        &s,
-        &format!("SELECT xmin::text AS xid FROM posts WHERE id = {id}"),
-    )
-    .await;
-    let event_xid = writer(
-        &s,
-        "SELECT xmin::text AS xid FROM outbox_events WHERE topic = 'vote.created'",
-    )
-    .await;
-    let post_xid = writer(
-        &s,
-        "SELECT xmin::text AS xid FROM outbox_events WHERE topic = 'post.created'",
-    )
-    .await;
-    assert_eq!(vote_xid, count_xid);
-    assert_eq!(vote_xid, event_xid);
-    assert_ne!(
-        vote_xid, post_xid,
-        "the post itself was an earlier transaction"
+    let pending = s.outbox().await.split_off(before);
+    assert!(
+        pending.iter().all(|row| row.status == "pending"),
+        "[{}]",
+        s.label
     );
 }
 
-#[tokio::test]
-async fn a_second_identical_vote_finds_the_first_and_changes_nothing() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        let voter = s.user("voter@example.com").await;
-        let post = s.post(&owner, "once", true, at(0)).await;
-        cast(&s, voter.id, post.id, VoteChange::Add)
-            .await
-            .expect("first vote");
-        let before = s.outbox().await.len();
-
-        let again = cast(&s, voter.id, post.id, VoteChange::Add).await;
-        assert_eq!(again.expect("a finding"), FOUND_ONE, "[{}]", s.label);
-        assert_eq!(s.votes_count(&post).await, 1, "[{}]", s.label);
-        assert_eq!(vote_rows(&s, &post).await, 1, "[{}]", s.label);
-        assert_eq!(s.outbox().await.len(), before, "[{}]", s.label);
-    }
-}
-
-#[tokio::test]
-async fn removing_an_absent_vote_finds_none_and_changes_nothing() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        let voter = s.user("voter@example.com").await;
-        let post = s.post(&owner, "no votes", true, at(0)).await;
-        let other = s.user("other@example.com").await;
-        cast(&s, other.id, post.id, VoteChange::Add)
-            .await
-            .expect("someone else's vote");
-        let before = s.outbox().await.len();
-
-        let removed = cast(&s, voter.id, post.id, VoteChange::Remove).await;
-        assert_eq!(removed.expect("a finding"), FOUND_NONE, "[{}]", s.label);
-        assert_eq!(s.votes_count(&post).await, 1, "[{}]", s.label);
-        assert_eq!(vote_rows(&s, &post).await, 1, "[{}]", s.label);
-        assert_eq!(s.outbox().await.len(), before, "[{}]", s.label);
-    }
-}
-
-#[tokio::test]
-async fn a_missing_post_or_someone_elses_draft_is_not_visible_and_nothing_is_written() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        let voter = s.user("voter@example.com").await;
-        let draft = s.post(&owner, "draft", false, at(0)).await;
-        let before = s.outbox().await.len();
-
-        for change in [VoteChange::Add, VoteChange::Remove] {
-            let gone = cast(&s, voter.id, PostId::new(777_777), change).await;
-            assert_eq!(
-                gone.expect("a finding"),
-                VoteCast::PostNotVisible,
-                "[{}]",
-                s.label
-            );
-            let hidden = cast(&s, voter.id, draft.id, change).await;
-            assert_eq!(
-                hidden.expect("a finding"),
-                VoteCast::PostNotVisible,
-                "[{}] {change:?}",
-                s.label
-            );
-        }
-        assert_eq!(vote_rows(&s, &draft).await, 0, "[{}]", s.label);
-        assert_eq!(s.outbox().await.len(), before, "[{}]", s.label);
-
-        // The owner sees their own draft, so they may vote on it.
-        let own = cast(&s, owner.id, draft.id, VoteChange::Add).await;
-        assert_eq!(own.expect("own draft"), FOUND_NONE, "[{}]", s.label);
-        assert_eq!(s.votes_count(&draft).await, 1, "[{}]", s.label);
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn of_fifty_concurrent_identical_votes_exactly_one_writes_and_the_rest_find_it() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        let voter = s.user("voter@example.com").await;
-        let post = s.post(&owner, "contested", true, at(0)).await;
-        let before = s.outbox().await.len();
-        let votes = Arc::new(s.votes.clone());
-
-        for (change, wrote, found) in [
-            (VoteChange::Add, FOUND_NONE, FOUND_ONE),
-            (VoteChange::Remove, FOUND_ONE, FOUND_NONE),
-        ] {
-            let events = Arc::new(events(voter.id, post.id, change));
-            let mut tasks = tokio::task::JoinSet::new();
-            for _ in 0..50 {
-                let (votes, events) = (Arc::clone(&votes), Arc::clone(&events));
-                let (user, post) = (voter.id, post.id);
-                tasks.spawn(async move { votes.cast(user, post, change, &events).await });
-            }
-            let (mut writers, mut finders) = (0, 0);
-            for outcome in tasks.join_all().await {
-                match outcome {
-                    Ok(cast) if cast == wrote => writers += 1,
-                    Ok(cast) if cast == found => finders += 1,
-                    other => panic!("[{}] {change:?}: unexpected outcome {other:?}", s.label),
-                }
-            }
-            assert_eq!((writers, finders), (1, 49), "[{}] {change:?}", s.label);
-        }
-        assert_eq!(s.votes_count(&post).await, 0, "[{}]", s.label);
-        assert_eq!(vote_rows(&s, &post).await, 0, "[{}]", s.label);
-        let topics: Vec<String> = s
-            .events()
-            .await
-            .split_off(before)
-            .into_iter()
-            .map(|(topic, _)| topic)
-            .collect();
-        assert_eq!(topics, ["vote.created", "vote.deleted"], "[{}]", s.label);
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn votes_racing_the_deletion_of_their_post_end_as_not_found_never_as_errors() {
-    for s in stores().await {
-        let owner = s.user("owner@example.com").await;
-        let post = s.post(&owner, "doomed", true, at(0)).await;
-        let mut voters = Vec::new();
-        for n in 0..20 {
-            voters.push(s.user(&format!("racer{n}@example.com")).await.id);
-        }
-        let votes = Arc::new(s.votes.clone());
-        let mut tasks = tokio::task::JoinSet::new();
-        for voter in voters {
-            let votes = Arc::clone(&votes);
-            let events = events(voter, post.id, VoteChange::Add);
-            tasks.spawn(async move { votes.cast(voter, post.id, VoteChange::Add, &events).await });
-        }
-        let deleted = s.posts.delete(post.id, &[]).await;
-        assert!(deleted.is_ok(), "[{}] {deleted:?}", s.label);
-        for outcome in tasks.join_all().await {
-            assert!(
-                matches!(
-                    outcome,
-                    Ok(FOUND_NONE | VoteCast::PostNotVisible) | Err(StoreError::Missing)
-                ),
-                "[{}] {outcome:?}",
-                s.label
-            );
-        }
-        let rows = vote::Entity::find()
-            .filter(vote::Column::PostId.eq(post.id.get()))
-            .count(&s.conn)
-            .await
-            .expect("count");
-        assert_eq!(rows, 0, "[{}] the votes went with the post", s.label);
-    }
-}
-
-#[tokio::test]
-async fn a_vote_that_wrote_wakes_postgres_listeners_and_one_that_did_not_stays_quiet() {
-    let Some(s) = stores().await.into_iter().find(|s| s.label == "postgres") else {
-        return;
-    };
+async fn a_second_identical_vote_finds_the_first_and_changes_nothing(s: Store) {
     let owner = s.user("owner@example.com").await;
     let voter = s.user("voter@example.com").await;
-    let post = s.post(&owner, "wake", true, at(0)).await;
+    let post = s.post(&owner, "once", true, at(0)).await;
     cast(&s, voter.id, post.id, VoteChange::Add)
         .await
-        .expect("add");
-    let mut listener = OutboxListener::connect(s._db.url())
-        .await
-        .expect("listen")
-        .expect("postgres");
-    // The add's own wake-up may arrive after LISTEN began: wait for quiet.
-    let mut quiet = false;
-    for _ in 0..10 {
-        if listener.wait(Duration::from_millis(200)).await == Wake::TimedOut {
-            quiet = true;
-            break;
-        }
-    }
-    assert!(quiet, "wake-ups kept coming with no writes");
+        .expect("first vote");
+    let before = s.outbox().await.len();
 
     let again = cast(&s, voter.id, post.id, VoteChange::Add).await;
-    assert_eq!(again.expect("a finding"), FOUND_ONE);
-    assert_eq!(
-        listener.wait(Duration::from_millis(300)).await,
-        Wake::TimedOut,
-        "nothing was written, nobody is woken"
-    );
-    cast(&s, voter.id, post.id, VoteChange::Remove)
+    assert_eq!(again.expect("a finding"), FOUND_ONE, "[{}]", s.label);
+    assert_eq!(s.votes_count(&post).await, 1, "[{}]", s.label);
+    assert_eq!(vote_rows(&s, &post).await, 1, "[{}]", s.label);
+    assert_eq!(s.outbox().await.len(), before, "[{}]", s.label);
+}
+
+async fn removing_an_absent_vote_finds_none_and_changes_nothing(s: Store) {
+    let owner = s.user("owner@example.com").await;
+    let voter = s.user("voter@example.com").await;
+    let post = s.post(&owner, "no votes", true, at(0)).await;
+    let other = s.user("other@example.com").await;
+    cast(&s, other.id, post.id, VoteChange::Add)
         .await
-        .expect("remove");
-    assert_eq!(listener.wait(Duration::from_secs(5)).await, Wake::Notified);
+        .expect("someone else's vote");
+    let before = s.outbox().await.len();
+
+    let removed = cast(&s, voter.id, post.id, VoteChange::Remove).await;
+    assert_eq!(removed.expect("a finding"), FOUND_NONE, "[{}]", s.label);
+    assert_eq!(s.votes_count(&post).await, 1, "[{}]", s.label);
+    assert_eq!(vote_rows(&s, &post).await, 1, "[{}]", s.label);
+    assert_eq!(s.outbox().await.len(), before, "[{}]", s.label);
+}
+
+async fn a_missing_post_or_someone_elses_draft_is_not_visible_and_nothing_is_written(s: Store) {
+    let owner = s.user("owner@example.com").await;
+    let voter = s.user("voter@example.com").await;
+    let draft = s.post(&owner, "draft", false, at(0)).await;
+    let before = s.outbox().await.len();
+
+    for change in [VoteChange::Add, VoteChange::Remove] {
+        let gone = cast(&s, voter.id, PostId::new(777_777), change).await;
+        assert_eq!(
+            gone.expect("a finding"),
+            VoteCast::PostNotVisible,
+            "[{}]",
+            s.label
+        );
+        let hidden = cast(&s, voter.id, draft.id, change).await;
+        assert_eq!(
+            hidden.expect("a finding"),
+            VoteCast::PostNotVisible,
+            "[{}] {change:?}",
+            s.label
+        );
+    }
+    assert_eq!(vote_rows(&s, &draft).await, 0, "[{}]", s.label);
+    assert_eq!(s.outbox().await.len(), before, "[{}]", s.label);
+
+    // The owner sees their own draft, so they may vote on it.
+    let own = cast(&s, owner.id, draft.id, VoteChange::Add).await;
+    assert_eq!(own.expect("own draft"), FOUND_NONE, "[{}]", s.label);
+    assert_eq!(s.votes_count(&draft).await, 1, "[{}]", s.label);
+}
+
+async fn of_fifty_concurrent_identical_votes_exactly_one_writes_and_the_rest_find_it(s: Store) {
+    let owner = s.user("owner@example.com").await;
+    let voter = s.user("voter@example.com").await;
+    let post = s.post(&owner, "contested", true, at(0)).await;
+    let before = s.outbox().await.len();
+    let votes = Arc::new(s.votes.clone());
+
+    for (change, wrote, found) in [
+        (VoteChange::Add, FOUND_NONE, FOUND_ONE),
+        (VoteChange::Remove, FOUND_ONE, FOUND_NONE),
+    ] {
+        let events = Arc::new(events(voter.id, post.id, change));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (votes, events) = (Arc::clone(&votes), Arc::clone(&events));
+            let (user, post) = (voter.id, post.id);
+            tasks.spawn(async move { votes.cast(user, post, change, &events).await });
+        }
+        let (mut writers, mut finders) = (0, 0);
+        for outcome in tasks.join_all().await {
+            match outcome {
+                Ok(cast) if cast == wrote => writers += 1,
+                Ok(cast) if cast == found => finders += 1,
+                other => panic!("[{}] {change:?}: unexpected outcome {other:?}", s.label),
+            }
+        }
+        assert_eq!((writers, finders), (1, 49), "[{}] {change:?}", s.label);
+    }
+    assert_eq!(s.votes_count(&post).await, 0, "[{}]", s.label);
+    assert_eq!(vote_rows(&s, &post).await, 0, "[{}]", s.label);
+    let topics: Vec<String> = s
+        .events()
+        .await
+        .split_off(before)
+        .into_iter()
+        .map(|(topic, _)| topic)
+        .collect();
+    assert_eq!(topics, ["vote.created", "vote.deleted"], "[{}]", s.label);
+}
+
+async fn votes_racing_the_deletion_of_their_post_end_as_not_found_never_as_errors(s: Store) {
+    let owner = s.user("owner@example.com").await;
+    let post = s.post(&owner, "doomed", true, at(0)).await;
+    let mut voters = Vec::new();
+    for n in 0..20 {
+        voters.push(s.user(&format!("racer{n}@example.com")).await.id);
+    }
+    let votes = Arc::new(s.votes.clone());
+    let mut tasks = tokio::task::JoinSet::new();
+    for voter in voters {
+        let votes = Arc::clone(&votes);
+        let events = events(voter, post.id, VoteChange::Add);
+        tasks.spawn(async move { votes.cast(voter, post.id, VoteChange::Add, &events).await });
+    }
+    let deleted = s.posts.delete(post.id, &[]).await;
+    assert!(deleted.is_ok(), "[{}] {deleted:?}", s.label);
+    for outcome in tasks.join_all().await {
+        assert!(
+            matches!(
+                outcome,
+                Ok(FOUND_NONE | VoteCast::PostNotVisible) | Err(StoreError::Missing)
+            ),
+            "[{}] {outcome:?}",
+            s.label
+        );
+    }
+    let rows = vote::Entity::find()
+        .filter(vote::Column::PostId.eq(post.id.get()))
+        .count(&s.conn)
+        .await
+        .expect("count");
+    assert_eq!(rows, 0, "[{}] the votes went with the post", s.label);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -381,4 +291,88 @@ async fn a_larger_sqlite_pool_queues_concurrent_writers_instead_of_failing_busy(
         .expect("read")
         .expect("exists");
     assert_eq!(stored.votes_count, 40);
+}
+
+/// Needs PostgreSQL (`TEST_DATABASE_URL`); left out, counted as skipped, when it is not configured.
+mod postgres {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_vote_its_count_and_its_event_are_written_by_one_transaction() {
+        let s = store(keel_testkit::db::TestDb::postgres().await).await;
+        let owner = s.user("owner@example.com").await;
+        let voter = s.user("voter@example.com").await;
+        let post = s.post(&owner, "atomic", true, at(0)).await;
+        assert_eq!(
+            cast(&s, voter.id, post.id, VoteChange::Add)
+                .await
+                .expect("add"),
+            FOUND_NONE
+        );
+        let (user, id) = (voter.id.get(), post.id.get());
+        let vote_xid = writer(
+            &s,
+            &format!(
+                "SELECT xmin::text AS xid FROM votes WHERE user_id = {user} AND post_id = {id}"
+            ),
+        )
+        .await;
+        let count_xid = writer(
+            &s,
+            &format!("SELECT xmin::text AS xid FROM posts WHERE id = {id}"),
+        )
+        .await;
+        let event_xid = writer(
+            &s,
+            "SELECT xmin::text AS xid FROM outbox_events WHERE topic = 'vote.created'",
+        )
+        .await;
+        let post_xid = writer(
+            &s,
+            "SELECT xmin::text AS xid FROM outbox_events WHERE topic = 'post.created'",
+        )
+        .await;
+        assert_eq!(vote_xid, count_xid);
+        assert_eq!(vote_xid, event_xid);
+        assert_ne!(
+            vote_xid, post_xid,
+            "the post itself was an earlier transaction"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_vote_that_wrote_wakes_postgres_listeners_and_one_that_did_not_stays_quiet() {
+        let s = store(keel_testkit::db::TestDb::postgres().await).await;
+        let owner = s.user("owner@example.com").await;
+        let voter = s.user("voter@example.com").await;
+        let post = s.post(&owner, "wake", true, at(0)).await;
+        cast(&s, voter.id, post.id, VoteChange::Add)
+            .await
+            .expect("add");
+        let mut listener = OutboxListener::connect(s._db.url())
+            .await
+            .expect("listen")
+            .expect("postgres");
+        // The add's own wake-up may arrive after LISTEN began: wait for quiet.
+        let mut quiet = false;
+        for _ in 0..10 {
+            if listener.wait(Duration::from_millis(200)).await == Wake::TimedOut {
+                quiet = true;
+                break;
+            }
+        }
+        assert!(quiet, "wake-ups kept coming with no writes");
+
+        let again = cast(&s, voter.id, post.id, VoteChange::Add).await;
+        assert_eq!(again.expect("a finding"), FOUND_ONE);
+        assert_eq!(
+            listener.wait(Duration::from_millis(300)).await,
+            Wake::TimedOut,
+            "nothing was written, nobody is woken"
+        );
+        cast(&s, voter.id, post.id, VoteChange::Remove)
+            .await
+            .expect("remove");
+        assert_eq!(listener.wait(Duration::from_secs(5)).await, Wake::Notified);
+    }
 }

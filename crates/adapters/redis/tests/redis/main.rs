@@ -2,8 +2,9 @@
 //! with the first hit, isolation of keys, no lost increment under concurrency, and bounded
 //! failure when Redis is down.
 //!
-//! The Redis tests run against `TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`) and are
-//! mandatory when it is set: an unreachable server fails them. Each test writes under a key
+//! The tests that need a Redis server live in modules named `redis` and run against
+//! `TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); without it they fail, and `scripts/test`
+//! leaves them out, counted as skipped. Each test writes under a key
 //! prefix of its own, so tests run in parallel against one server.
 
 /// The outbox's stream sink (`keel_redis::stream`).
@@ -18,25 +19,35 @@ use keel_redis::{InProcessRateLimiter, RedisRateLimiter};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn redis_url() -> Option<String> {
+/// The Redis server of `TEST_REDIS_URL` (as `keel_testkit::services::redis_url`, which this
+/// crate's tests do not depend on).
+///
+/// # Panics
+/// When the variable is unset or blank: a test that needs Redis never passes without it.
+pub(crate) fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL")
         .ok()
         .filter(|url| !url.trim().is_empty())
+        .expect(
+            "this test needs Redis and TEST_REDIS_URL is not set: set it (scripts/test sets it \
+             when Redis answers on its default local port, and otherwise leaves the `redis` \
+             tests out, reported as skipped)",
+        )
 }
 
-/// A limiter on the test server under a fresh prefix, or `None` when `TEST_REDIS_URL` is unset.
-async fn redis() -> Option<(RedisRateLimiter, keel_redis::Pool, String)> {
-    let url = redis_url()?;
+/// A limiter on the test server (`TEST_REDIS_URL`) under a fresh prefix.
+async fn limiter_on_redis() -> (RedisRateLimiter, keel_redis::Pool, String) {
+    let url = redis_url();
     let pool = keel_redis::connect(&url).expect("TEST_REDIS_URL is a Redis URL");
     keel_redis::ping(&pool)
         .await
         .unwrap_or_else(|e| panic!("TEST_REDIS_URL is set but Redis does not answer: {e}"));
     let prefix = format!("keel-test:{}:", uuid::Uuid::new_v4());
-    Some((
+    (
         RedisRateLimiter::new(pool.clone(), prefix.clone()),
         pool,
         prefix,
-    ))
+    )
 }
 
 fn counter(policy: Policy, limit_window: u64, who: &str) -> Counter {
@@ -204,54 +215,6 @@ async fn in_process_memory_is_bounded_by_expiry_and_capacity() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_counts_exactly_isolates_keys_and_expires() {
-    let Some((limiter, _, _)) = redis().await else {
-        return;
-    };
-    counts_exactly(&limiter).await;
-    restarts_after_expiry(&limiter).await;
-    charges_nothing_else_once_refused(&limiter).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_loses_no_concurrent_hit() {
-    let Some((limiter, _, _)) = redis().await else {
-        return;
-    };
-    loses_no_concurrent_hit(Arc::new(limiter)).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redis_keys_follow_the_contract_and_expire_with_their_window() {
-    let Some((limiter, pool, prefix)) = redis().await else {
-        return;
-    };
-    let c = counter(Policy::AuthLogin, 60, "alice@example.com");
-    limiter.hit(std::slice::from_ref(&c)).await.expect("hit");
-    let mut connection = pool.get().await.expect("connection");
-    let key = format!("{prefix}{}", c.key());
-    let (count, ttl): (u64, i64) = redis::pipe()
-        .cmd("GET")
-        .arg(&key)
-        .cmd("TTL")
-        .arg(&key)
-        .query_async(&mut *connection)
-        .await
-        .expect("read back");
-    assert_eq!(count, 1);
-    assert!(
-        (1..=i64::try_from(c.ttl_seconds()).expect("small")).contains(&ttl),
-        "ttl {ttl} of {}",
-        c.ttl_seconds()
-    );
-    let shape = c.key().split(':').collect::<Vec<_>>();
-    assert_eq!(shape[0], "rl");
-    assert_eq!(shape[1], "auth_login");
-    assert_eq!(shape[3].len(), 16);
-    assert!(!key.contains("alice"), "the principal is hashed");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_is_an_error_within_seconds_not_a_hang() {
     // A port nothing listens on.
     let port = {
@@ -271,4 +234,51 @@ async fn redis_down_is_an_error_within_seconds_not_a_hang() {
     assert!(keel_redis::ping(&pool).await.is_err());
     assert!(started.elapsed() < Duration::from_secs(3), "failed fast");
     assert!(keel_redis::connect("http://not-redis").is_err());
+}
+
+/// Needs Redis (`TEST_REDIS_URL`); left out, counted as skipped, when it is not configured.
+mod redis {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn counts_exactly_isolates_keys_and_expires() {
+        let (limiter, _, _) = crate::limiter_on_redis().await;
+        counts_exactly(&limiter).await;
+        restarts_after_expiry(&limiter).await;
+        charges_nothing_else_once_refused(&limiter).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_concurrent_hit_is_lost() {
+        let (limiter, _, _) = crate::limiter_on_redis().await;
+        loses_no_concurrent_hit(Arc::new(limiter)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_follow_the_contract_and_expire_with_their_window() {
+        let (limiter, pool, prefix) = crate::limiter_on_redis().await;
+        let c = counter(Policy::AuthLogin, 60, "alice@example.com");
+        limiter.hit(std::slice::from_ref(&c)).await.expect("hit");
+        let mut connection = pool.get().await.expect("connection");
+        let key = format!("{prefix}{}", c.key());
+        let (count, ttl): (u64, i64) = ::redis::pipe()
+            .cmd("GET")
+            .arg(&key)
+            .cmd("TTL")
+            .arg(&key)
+            .query_async(&mut *connection)
+            .await
+            .expect("read back");
+        assert_eq!(count, 1);
+        assert!(
+            (1..=i64::try_from(c.ttl_seconds()).expect("small")).contains(&ttl),
+            "ttl {ttl} of {}",
+            c.ttl_seconds()
+        );
+        let shape = c.key().split(':').collect::<Vec<_>>();
+        assert_eq!(shape[0], "rl");
+        assert_eq!(shape[1], "auth_login");
+        assert_eq!(shape[3].len(), 16);
+        assert!(!key.contains("alice"), "the principal is hashed");
+    }
 }
