@@ -223,7 +223,8 @@ pub(crate) mod shape {
         true
     }
 
-    /// `UserCreate`: a new account (the `Registration` input as sent).
+    /// `UserCreate`: a new account.
+    // `Registration` as sent.
     #[derive(ApiComponent, JsonSchema)]
     pub(crate) struct UserCreate {
         #[schemars(email, length(max = 254))]
@@ -232,27 +233,31 @@ pub(crate) mod shape {
         password: String,
     }
 
-    /// `LoginForm`: the OAuth2 password-flow form of a login (the `Credentials` input).
+    /// `LoginForm`: a login as an OAuth2 password-flow form.
+    // `Credentials` as a form.
     #[derive(ApiComponent, JsonSchema)]
     pub(crate) struct LoginForm {
         username: String,
         password: String,
     }
 
-    /// `LoginJson`: a login as JSON (the `Credentials` input).
+    /// `LoginJson`: a login as JSON.
+    // `Credentials` as JSON.
     #[derive(ApiComponent, JsonSchema)]
     pub(crate) struct LoginJson {
         email: String,
         password: String,
     }
 
-    /// `RefreshRequest`: a refresh token (the `RefreshToken` input as sent).
+    /// `RefreshRequest`: a refresh token.
+    // `RefreshToken` as sent.
     #[derive(ApiComponent, JsonSchema)]
     pub(crate) struct RefreshRequest {
         refresh_token: String,
     }
 
-    /// `PostCreate`: a post as written (`published` defaults to true; the `PostDraft` input).
+    /// `PostCreate`: a post as written (`published` defaults to true).
+    // `PostDraft` as sent.
     #[derive(ApiComponent, JsonSchema)]
     pub(crate) struct PostCreate {
         #[schemars(length(min = 1, max = 200))]
@@ -263,7 +268,8 @@ pub(crate) mod shape {
         published: bool,
     }
 
-    /// `Vote`: `dir` 1 adds the caller's vote on the post, 0 removes it (the `Ballot` input).
+    /// `Vote`: `dir` 1 adds the caller's vote on the post, 0 removes it.
+    // `Ballot` as sent.
     #[derive(ApiComponent, JsonSchema)]
     pub(crate) struct Vote {
         #[schemars(range(min = 1))]

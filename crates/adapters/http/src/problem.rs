@@ -51,8 +51,7 @@ impl FieldError {
 /// `Problem`: the body of every error response, RFC 9457 members with a stable `error_code`
 /// and the request's `trace_id`; a problem may carry members of its own besides (`checks` on
 /// a readiness problem).
-///
-/// `Problem::body` writes it, and the OpenAPI component is derived from it.
+// `Problem::body` writes it, and the OpenAPI component is derived from it.
 #[derive(Debug, Serialize, ApiComponent, JsonSchema)]
 #[serde(rename = "Problem")]
 pub struct ProblemBody {

@@ -73,7 +73,8 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
     ]
 }
 
-/// `{{Name}}`: {{a_human}} as stored (its OpenAPI component is derived from this type).
+/// `{{Name}}`: {{a_human}} as stored.
+// Its OpenAPI component is derived from this type.
 #[derive(Debug, Serialize, ApiComponent, JsonSchema)]
 #[serde(rename = "{{Name}}")]
 #[schemars(deny_unknown_fields)]
@@ -92,8 +93,9 @@ pub struct {{Name}}Out {
 #[derive(Debug, Serialize, ApiComponent, JsonSchema)]
 pub struct {{Name}}List(Vec<{{Name}}Out>);
 
-/// `{{Name}}Create`: the body of a create or replace as sent, for the OpenAPI document (the
-/// `{{Name}}Draft` reader below reads it field by field).
+/// `{{Name}}Create`: {{a_human}} as written (a creation or a full replacement).
+// Only a schema, for the OpenAPI document: the `{{Name}}Draft` reader below reads the body
+// field by field.
 #[allow(
     dead_code,
     reason = "never built: its derived schema documents the body the draft reader reads"
