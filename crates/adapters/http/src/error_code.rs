@@ -2,17 +2,22 @@
 //!
 //! Clients branch on these strings, so they are part of the contract: each is written once here
 //! (snake_case through serde), and [`crate::problem::Problem`], the route declarations
-//! (`routes::table`), the OpenAPI document and the GUI's constants
+//! (`routes::table`), the OpenAPI document (its `ErrorCode` component, from this enum's
+//! `JsonSchema`) and the GUI's constants
 //! (`frontend/error-codes.js`, checked by a test) all use this enum. Renaming a variant's string
 //! is a breaking change of the API.
 
+use apistos::ApiComponent;
+use schemars::JsonSchema;
+use schemars::r#gen::SchemaGenerator;
+use schemars::schema::{InstanceType, Metadata, Schema, SchemaObject};
 use serde::Serialize;
 use std::fmt;
 
 macro_rules! error_codes {
     ($($(#[doc = $doc:literal])* $variant:ident = $text:literal,)*) => {
         /// A stable, machine-readable problem code (the `error_code` member).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ApiComponent)]
         #[serde(rename_all = "snake_case")]
         pub enum ErrorCode {
             $($(#[doc = $doc])* $variant,)*
@@ -125,6 +130,31 @@ error_codes! {
     /// 409: the identity is linked to another account.
     OauthIdentityAlreadyLinked = "oauth_identity_already_linked",
     // @new-resource: error-codes
+}
+
+/// The `ErrorCode` component: a string enum of every code, in declaration order. Written out
+/// rather than derived: schemars would turn the variants' doc comments into a `oneOf` of
+/// one-value enums, and the document lists the codes as one plain enum.
+impl JsonSchema for ErrorCode {
+    fn schema_name() -> String {
+        "ErrorCode".to_owned()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            enum_values: Some(Self::ALL.iter().map(|c| c.as_str().into()).collect()),
+            metadata: Some(Box::new(Metadata {
+                description: Some(
+                    "Every error_code this server answers today (an open set: new codes may be added)."
+                        .to_owned(),
+                ),
+                ..Metadata::default()
+            })),
+            ..SchemaObject::default()
+        }
+        .into()
+    }
 }
 
 impl fmt::Display for ErrorCode {

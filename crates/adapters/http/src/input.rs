@@ -198,3 +198,108 @@ impl FromFields for Ballot {
         })
     }
 }
+
+/// The wire shapes of the request bodies, for the OpenAPI document only.
+///
+/// The typed inputs above are read field by field (every failed field is reported, in the
+/// contract's words), so they are not serde types; these structs spell each body as it is
+/// sent, and apistos derives the components from them. The bounds are the domain's (checked
+/// at compile time below).
+#[allow(
+    dead_code,
+    reason = "never built: their derived schemas document the bodies the typed inputs read"
+)]
+pub(crate) mod shape {
+    use apistos::ApiComponent;
+    use keel_domain::post::{CONTENT_MAX_CHARS, TITLE_MAX_CHARS};
+    use keel_domain::user::{EMAIL_MAX_LEN, PASSWORD_MAX_CHARS, PASSWORD_MIN_CHARS};
+    use schemars::JsonSchema;
+
+    const _: () = assert!(TITLE_MAX_CHARS == 200 && CONTENT_MAX_CHARS == 10_000);
+    const _: () = assert!(EMAIL_MAX_LEN == 254);
+    const _: () = assert!(PASSWORD_MIN_CHARS == 8 && PASSWORD_MAX_CHARS == 128);
+
+    const fn published_default() -> bool {
+        true
+    }
+
+    /// `UserCreate`: a new account.
+    // `Registration` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct UserCreate {
+        #[schemars(email, length(max = 254))]
+        email: String,
+        #[schemars(length(min = 8, max = 128))]
+        password: String,
+    }
+
+    /// `LoginForm`: a login as an OAuth2 password-flow form.
+    // `Credentials` as a form.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct LoginForm {
+        username: String,
+        password: String,
+    }
+
+    /// `LoginJson`: a login as JSON.
+    // `Credentials` as JSON.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct LoginJson {
+        email: String,
+        password: String,
+    }
+
+    /// `RefreshRequest`: a refresh token.
+    // `RefreshToken` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct RefreshRequest {
+        refresh_token: String,
+    }
+
+    /// `PostCreate`: a post as written (`published` defaults to true).
+    // `PostDraft` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct PostCreate {
+        #[schemars(length(min = 1, max = 200))]
+        title: String,
+        #[schemars(length(min = 1, max = 10000))]
+        content: String,
+        #[serde(default = "published_default")]
+        published: bool,
+    }
+
+    /// `Vote`: `dir` 1 adds the caller's vote on the post, 0 removes it.
+    // `Ballot` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct Vote {
+        #[schemars(range(min = 1))]
+        post_id: i64,
+        #[schemars(schema_with = "direction")]
+        dir: i64,
+    }
+
+    fn direction(_: &mut schemars::r#gen::SchemaGenerator) -> schemars::schema::Schema {
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::Integer.into()),
+            enum_values: Some(vec![0.into(), 1.into()]),
+            ..Default::default()
+        }
+        .into()
+    }
+
+    /// `OAuthCallbackForm`: a provider's `form_post` to the callback (every field optional:
+    /// which ones come depends on the outcome).
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct OAuthCallbackForm {
+        #[serde(default)]
+        state: String,
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        error: String,
+        #[serde(default)]
+        error_description: String,
+        #[serde(default)]
+        user: String,
+    }
+}

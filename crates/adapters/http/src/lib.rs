@@ -3,7 +3,8 @@
 //! keel's HTTP adapter (actix-web): routes and DTOs of the contract, bearer authentication,
 //! RFC 9457 problem responses for every error, API version routing, `/health`, `/ready`, the
 //! Prometheus `/metrics` (rendered by the [`observe::HttpObserver`] the composition root passes
-//! in), the OpenAPI document with its embedded viewers, and the embedded browser GUI (`frontend`).
+//! in), the OpenAPI document (apistos's model, its schemas derived from the DTO types:
+//! [`openapi`]) with its embedded viewers, and the embedded browser GUI (`frontend`).
 //! At the edge: the client address behind trusted proxies ([`client_addr`]), the host check,
 //! HTTPS redirect and security headers ([`hardening`]), CORS ([`cors`]) and rate limiting
 //! ([`rate_limit`]).
@@ -11,10 +12,6 @@
 //! [`build_app`] assembles the application from the use cases ([`UseCases`]) and
 //! [`HttpSettings`]; `keel-bootstrap` decides what goes in.
 #![forbid(unsafe_code)]
-// The OpenAPI components are one `json!` literal (keel_http::openapi), whose macro recursion
-// grows with the number of schemas: two resources added by scripts/new-resource pass the
-// default limit (128).
-#![recursion_limit = "256"]
 
 pub mod body_deadline;
 pub mod client_addr;

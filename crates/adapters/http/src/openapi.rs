@@ -1,16 +1,41 @@
 //! The OpenAPI 3 document of every route, with every problem response and its `error_code`s.
 //!
-//! The operations are rendered from the route table (`routes::table`): each
-//! declaration carries its summary, body, success, parameters and the exact `error_code`s it
-//! can answer, and the responses every route of its kind has are added here (401 for a bearer
-//! route, 413 for a route with a body, 429 and the limiter's 503 for a limited one, 500). The
-//! schemas of the bodies are the components below. The contract tests compare the served
-//! document with the committed `docs/openapi.json` and check that every documented operation is
-//! routed.
+//! The document is apistos's model ([`apistos::OpenApi`]), built from the route table
+//! (`routes::table`), the one declaration of every route:
+//!
+//! - **schemas**: every component is derived from a Rust type by apistos
+//!   (`#[derive(ApiComponent, JsonSchema)]` on the DTOs of [`crate::dto`], the problem bodies of
+//!   [`crate::problem`], the request shapes of the typed inputs, [`ErrorCode`]); a declaration
+//!   names its body and success schemas by type (`schema::<PostBody>()`), and the components
+//!   are those types' `ApiComponent::schema()` and `child_schemas()`;
+//! - **operations**: one per declaration, from its summary, tag, parameters, body and success,
+//!   plus the responses every route of its kind has (401 for a bearer route, 413 for a route
+//!   with a body, 429 and the limiter's 503 for a limited one, 500);
+//! - **what apistos has no word for** goes through its extension points (the `extensions` map of
+//!   its models): each problem response lists the exact `error_code`s the route can answer with
+//!   that status in `x-error-codes` (data of the declaration), and a limited operation names its
+//!   policy in `x-rate-limit-policy`.
+//!
+//! The contract tests compare the served document with the committed `docs/openapi.json` and
+//! check that every documented operation is routed.
 
 use crate::error_code::ErrorCode;
-use crate::routes::table::{self, Mount, ParamKind, RouteDecl};
+use crate::problem::{ProblemBody, ValidationProblem};
+use crate::routes::table::{self, Component, Mount, ParamKind, RouteDecl, Schema, schema};
+use apistos::components::Components;
+use apistos::info::Info;
+use apistos::paths::{
+    Header, MediaType, Operation, OperationType, Parameter, ParameterDefinition, ParameterIn,
+    PathItem, Paths, RequestBody, Response, Responses,
+};
+use apistos::reference_or::ReferenceOr;
+use apistos::security::{Http, SecurityRequirement, SecurityScheme, SecurityType};
+use apistos::{
+    InstanceType, Metadata, NumberValidation, OpenApi, OpenApiVersion, SchemaObject,
+    StringValidation,
+};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 /// The rendered document, served at `/openapi.json`.
 #[derive(Debug, Clone)]
@@ -19,15 +44,71 @@ pub struct Document {
     pub json: String,
 }
 
-fn schema_ref(name: &str) -> Value {
-    json!({ "$ref": format!("#/components/schemas/{name}") })
+/// The media type of problem responses.
+const PROBLEM_JSON: &str = crate::problem::PROBLEM_JSON;
+
+/// The components every document has besides those the operations name: the problem bodies
+/// and the list of every code.
+fn shared_schemas() -> [Schema; 3] {
+    [
+        schema::<ProblemBody>(),
+        schema::<ValidationProblem>(),
+        schema::<ErrorCode>(),
+    ]
+}
+
+/// The components of the document, collected from the schemas the operations name.
+#[derive(Default)]
+struct Schemas(BTreeMap<String, ReferenceOr<apistos::Schema>>);
+
+impl Schemas {
+    /// Adds `schema`'s component and its children; answers a `$ref` to it.
+    fn add(&mut self, schema: Schema) -> ReferenceOr<apistos::Schema> {
+        let Component {
+            name,
+            schema,
+            children,
+        } = schema.component();
+        // apistos's derive titles the schema of a type it is asked for directly (not of its
+        // children) with the component's name, which the document's key already is.
+        let schema = match schema {
+            ReferenceOr::Object(apistos::Schema::Object(mut object)) => {
+                if let Some(metadata) = object.metadata.as_mut() {
+                    metadata.title = metadata.title.take().filter(|title| *title != name);
+                }
+                ReferenceOr::Object(object.into())
+            }
+            other => other,
+        };
+        for (child, child_schema) in children {
+            self.0.entry(child).or_insert(child_schema);
+        }
+        self.0.entry(name.clone()).or_insert(schema);
+        reference(&name)
+    }
+}
+
+fn reference(name: &str) -> ReferenceOr<apistos::Schema> {
+    ReferenceOr::Reference {
+        _ref: format!("#/components/schemas/{name}"),
+    }
+}
+
+fn content(media: &str, schema: ReferenceOr<apistos::Schema>) -> BTreeMap<String, MediaType> {
+    BTreeMap::from([(
+        media.to_owned(),
+        MediaType {
+            schema: Some(schema),
+            ..MediaType::default()
+        },
+    )])
 }
 
 /// A problem response: every one shares the `Problem` schema (`ValidationProblem` for a 422,
 /// which adds `errors`), so a generated client has one error type; the codes this operation
 /// can answer with this status are listed in the description and, for tools, in
 /// `x-error-codes`.
-fn problem_response(status: u16, codes: &[ErrorCode]) -> Value {
+fn problem_response(status: u16, codes: &[ErrorCode]) -> Response {
     let schema = if status == 422 {
         "ValidationProblem"
     } else {
@@ -38,90 +119,209 @@ fn problem_response(status: u16, codes: &[ErrorCode]) -> Value {
         .map(|c| format!("`{c}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    json!({
-        "description": format!("Problem: {described}"),
-        "x-error-codes": codes,
-        "content": { "application/problem+json": { "schema": schema_ref(schema) } }
+    Response {
+        description: format!("Problem: {described}"),
+        content: content(PROBLEM_JSON, reference(schema)),
+        extensions: [("x-error-codes".to_owned(), json!(codes))]
+            .into_iter()
+            .collect(),
+        ..Response::default()
+    }
+}
+
+fn plain(description: &str) -> Response {
+    Response {
+        description: description.to_owned(),
+        ..Response::default()
+    }
+}
+
+fn integer(minimum: Option<f64>, maximum: Option<f64>, default: Option<Value>) -> SchemaObject {
+    SchemaObject {
+        instance_type: Some(InstanceType::Integer.into()),
+        number: (minimum.is_some() || maximum.is_some()).then(|| {
+            Box::new(NumberValidation {
+                minimum,
+                maximum,
+                ..NumberValidation::default()
+            })
+        }),
+        metadata: default.map(|default| {
+            Box::new(Metadata {
+                default: Some(default),
+                ..Metadata::default()
+            })
+        }),
+        ..SchemaObject::default()
+    }
+}
+
+fn header(description: &str, schema: SchemaObject) -> ReferenceOr<Header> {
+    ReferenceOr::Object(Header {
+        description: Some(description.to_owned()),
+        definition: Some(ParameterDefinition::Schema(Box::new(ReferenceOr::Object(
+            schema.into(),
+        )))),
+        ..Header::default()
     })
 }
 
 /// The headers of a limited route's responses, as documented on its 429.
-fn rate_limit_headers() -> Value {
-    let integer = |description: &str| json!({ "description": description, "schema": { "type": "integer", "minimum": 0 } });
-    let text =
-        |description: &str| json!({ "description": description, "schema": { "type": "string" } });
-    json!({
-        "Retry-After": integer("Seconds to wait (at least 1)"),
-        "X-RateLimit-Limit": integer("Requests allowed per window"),
-        "X-RateLimit-Remaining": integer("Requests left in this window (0 on a 429)"),
-        "X-RateLimit-Reset": integer("Seconds until the window resets"),
-        "RateLimit-Policy": text("IETF draft: `{policy};q={limit};w={window seconds}`"),
-        "RateLimit": text("IETF draft: `{policy};r={remaining};t={seconds to reset}`"),
+fn rate_limit_headers() -> BTreeMap<String, ReferenceOr<Header>> {
+    let count = |description: &str| header(description, integer(Some(0.0), None, None));
+    let text = |description: &str| {
+        header(
+            description,
+            SchemaObject {
+                instance_type: Some(InstanceType::String.into()),
+                ..SchemaObject::default()
+            },
+        )
+    };
+    BTreeMap::from([
+        (
+            "Retry-After".to_owned(),
+            count("Seconds to wait (at least 1)"),
+        ),
+        (
+            "X-RateLimit-Limit".to_owned(),
+            count("Requests allowed per window"),
+        ),
+        (
+            "X-RateLimit-Remaining".to_owned(),
+            count("Requests left in this window (0 on a 429)"),
+        ),
+        (
+            "X-RateLimit-Reset".to_owned(),
+            count("Seconds until the window resets"),
+        ),
+        (
+            "RateLimit-Policy".to_owned(),
+            text("IETF draft: `{policy};q={limit};w={window seconds}`"),
+        ),
+        (
+            "RateLimit".to_owned(),
+            text("IETF draft: `{policy};r={remaining};t={seconds to reset}`"),
+        ),
+    ])
+}
+
+/// The schema of a parameter of `kind` (the table's data: the kinds are the query and path
+/// values the typed inputs read).
+fn param_schema(kind: ParamKind) -> SchemaObject {
+    let string = |default: Option<Value>, max_length: Option<u32>| SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        string: max_length.map(|max_length| {
+            Box::new(StringValidation {
+                max_length: Some(max_length),
+                ..StringValidation::default()
+            })
+        }),
+        metadata: default.map(|default| {
+            Box::new(Metadata {
+                default: Some(default),
+                ..Metadata::default()
+            })
+        }),
+        ..SchemaObject::default()
+    };
+    match kind {
+        ParamKind::Integer => SchemaObject {
+            format: Some("int64".to_owned()),
+            ..integer(None, None, None)
+        },
+        ParamKind::Uuid => SchemaObject {
+            format: Some("uuid".to_owned()),
+            ..string(None, None)
+        },
+        ParamKind::Limit => integer(Some(1.0), Some(100.0), Some(json!(10))),
+        ParamKind::Skip => integer(Some(0.0), None, Some(json!(0))),
+        ParamKind::Flag => SchemaObject {
+            instance_type: Some(InstanceType::Boolean.into()),
+            metadata: Some(Box::new(Metadata {
+                default: Some(json!(true)),
+                ..Metadata::default()
+            })),
+            ..SchemaObject::default()
+        },
+        ParamKind::Text => string(None, None),
+        ParamKind::Search => string(Some(json!("")), Some(200)),
+    }
+}
+
+fn param(name: &str, location: &str, kind: ParamKind, required: bool) -> ReferenceOr<Parameter> {
+    ReferenceOr::Object(Parameter {
+        name: name.to_owned(),
+        _in: if location == "path" {
+            ParameterIn::Path
+        } else {
+            ParameterIn::Query
+        },
+        required: Some(required),
+        definition: Some(ParameterDefinition::Schema(Box::new(ReferenceOr::Object(
+            param_schema(kind).into(),
+        )))),
+        ..Parameter::default()
     })
 }
 
-fn param(name: &str, location: &str, kind: ParamKind, required: bool) -> Value {
-    let schema = match kind {
-        ParamKind::Integer => json!({ "type": "integer", "format": "int64" }),
-        ParamKind::Uuid => json!({ "type": "string", "format": "uuid" }),
-        ParamKind::Limit => {
-            json!({ "type": "integer", "minimum": 1, "maximum": 100, "default": 10 })
-        }
-        ParamKind::Skip => json!({ "type": "integer", "minimum": 0, "default": 0 }),
-        ParamKind::Flag => json!({ "type": "boolean", "default": true }),
-        ParamKind::Text => json!({ "type": "string" }),
-        ParamKind::Search => json!({ "type": "string", "default": "", "maxLength": 200 }),
-    };
-    json!({ "name": name, "in": location, "required": required, "schema": schema })
+fn operation_type(decl: &RouteDecl) -> OperationType {
+    match decl.method.as_str() {
+        "PUT" => OperationType::Put,
+        "POST" => OperationType::Post,
+        "DELETE" => OperationType::Delete,
+        "PATCH" => OperationType::Patch,
+        "OPTIONS" => OperationType::Options,
+        "HEAD" => OperationType::Head,
+        _ => OperationType::Get,
+    }
 }
 
-fn operation(decl: &RouteDecl, op: &table::Operation) -> Value {
-    let mut responses = serde_json::Map::new();
-    let (status, description, schema) = op.success;
-    let mut success = json!({ "description": description });
-    if let Some(schema) = schema {
-        success["content"] = json!({ "application/json": { "schema": schema_ref(schema) } });
+fn operation(decl: &RouteDecl, op: &table::Operation, schemas: &mut Schemas) -> Operation {
+    let mut responses = BTreeMap::new();
+    let mut respond = |status: u16, response: Response| {
+        responses.insert(status.to_string(), ReferenceOr::Object(response));
+    };
+    let (status, description, success) = op.success;
+    let mut ok = plain(description);
+    if let Some(success) = success {
+        ok.content = content("application/json", schemas.add(success));
     }
-    responses.insert(status.to_string(), success);
+    respond(status, ok);
     if decl.meta.bearer {
-        responses.insert(
-            "401".into(),
-            problem_response(401, &[ErrorCode::InvalidCredentials]),
-        );
+        respond(401, problem_response(401, &[ErrorCode::InvalidCredentials]));
     }
     for (status, codes) in &op.errors {
-        responses.insert(status.to_string(), problem_response(*status, codes));
+        respond(*status, problem_response(*status, codes));
     }
     if op.body.is_some() {
-        responses.insert(
-            "413".into(),
-            problem_response(413, &[ErrorCode::PayloadTooLarge]),
-        );
+        respond(413, problem_response(413, &[ErrorCode::PayloadTooLarge]));
     }
     let method = decl.method.as_str().to_ascii_lowercase();
     if decl.path.ends_with("/callback") {
-        responses.insert(
-            "302".into(),
-            json!({ "description": "Found: to OAUTH_FRONTEND_CALLBACK_URL with the result in the fragment (`#provider=…&access_token=…&token_type=bearer&refresh_token=…`, `#provider=…&linked=true` or `#provider=…&error=…`)" }),
+        respond(
+            302,
+            plain(
+                "Found: to OAUTH_FRONTEND_CALLBACK_URL with the result in the fragment (`#provider=…&access_token=…&token_type=bearer&refresh_token=…`, `#provider=…&linked=true` or `#provider=…&error=…`)",
+            ),
         );
         if method == "post" {
-            responses.insert(
-                "303".into(),
-                json!({ "description": "See Other: a form_post without the browser-binding cookie continues as a GET of the same callback" }),
+            respond(
+                303,
+                plain(
+                    "See Other: a form_post without the browser-binding cookie continues as a GET of the same callback",
+                ),
             );
         }
     }
     if !decl.operational {
-        responses.insert(
-            "500".into(),
-            problem_response(500, &[ErrorCode::InternalError]),
-        );
+        respond(500, problem_response(500, &[ErrorCode::InternalError]));
         if decl.meta.policy.is_some() {
             let mut too_many = problem_response(429, &[ErrorCode::RateLimitExceeded]);
-            too_many["headers"] = rate_limit_headers();
-            responses.insert("429".into(), too_many);
-            responses.insert(
-                "503".into(),
+            too_many.headers = rate_limit_headers();
+            respond(429, too_many);
+            respond(
+                503,
                 problem_response(
                     503,
                     &[
@@ -131,153 +331,138 @@ fn operation(decl: &RouteDecl, op: &table::Operation) -> Value {
                 ),
             );
         } else {
-            responses.insert(
-                "503".into(),
-                problem_response(503, &[ErrorCode::ServiceUnavailable]),
-            );
+            respond(503, problem_response(503, &[ErrorCode::ServiceUnavailable]));
         }
     }
-    let mut value = json!({
-        "summary": op.summary,
-        "operationId": format!("{method}_{}", decl.path.trim_start_matches('/').replace(['/', '-'], "_").replace(['{', '}'], "")),
-        "tags": [op.tag],
-        "responses": responses,
+    let request_body = op.body.map(|(media, body)| {
+        let mut content = content(media, schemas.add(body));
+        if decl.meta.charge_account {
+            // Login also reads `{email, password}` as JSON.
+            content.extend(self::content(
+                "application/json",
+                schemas.add(schema::<crate::input::shape::LoginJson>()),
+            ));
+        }
+        ReferenceOr::Object(RequestBody {
+            content,
+            required: Some(true),
+            ..RequestBody::default()
+        })
     });
-    if !op.params.is_empty() {
-        value["parameters"] = op
+    let mut extensions = apistos::IndexMap::new();
+    if let Some(policy) = decl.meta.policy {
+        extensions.insert("x-rate-limit-policy".to_owned(), json!(policy.name()));
+    }
+    Operation {
+        summary: Some(op.summary.to_owned()),
+        operation_id: Some(format!(
+            "{method}_{}",
+            decl.path
+                .trim_start_matches('/')
+                .replace(['/', '-'], "_")
+                .replace(['{', '}'], "")
+        )),
+        tags: vec![op.tag.to_owned()],
+        parameters: op
             .params
             .iter()
             .map(|(n, l, k, r)| param(n, l, *k, *r))
-            .collect();
+            .collect(),
+        request_body,
+        responses: Responses {
+            responses,
+            ..Responses::default()
+        },
+        security: decl.meta.bearer.then(|| {
+            vec![SecurityRequirement {
+                requirements: BTreeMap::from([("bearerAuth".to_owned(), Vec::new())]),
+            }]
+        }),
+        extensions,
+        ..Operation::default()
     }
-    if let Some((media, schema)) = op.body {
-        let mut content = json!({ media: { "schema": schema_ref(schema) } });
-        if decl.meta.charge_account {
-            // Login also reads `{email, password}` as JSON.
-            content["application/json"] = json!({ "schema": schema_ref("LoginJson") });
-        }
-        value["requestBody"] = json!({ "required": true, "content": content });
-    }
-    if decl.meta.bearer {
-        value["security"] = json!([{ "bearerAuth": [] }]);
-    }
-    if let Some(policy) = decl.meta.policy {
-        value["x-rate-limit-policy"] = json!(policy.name());
-    }
-    value
 }
 
-fn timestamp() -> Value {
-    json!({ "type": "string", "format": "date-time", "example": "2026-11-28T12:00:00.000000Z" })
-}
-
-fn components() -> Value {
-    let problem = json!({
-        "type": "object",
-        "required": ["type", "title", "status", "detail", "instance", "error_code"],
-        "properties": {
-            "type": { "type": "string", "example": "about:blank" },
-            "title": { "type": "string" },
-            "status": { "type": "integer" },
-            "detail": { "type": "string" },
-            "instance": { "type": "string" },
-            "error_code": { "type": "string", "description": "Stable and machine-readable: one of `ErrorCode` (each operation lists the codes it answers in `x-error-codes`). New codes may be added, so a client must accept one it does not know." },
-            "trace_id": { "type": "string" }
-        }
-    });
-    let every_code = json!({
-        "type": "string",
-        "description": "Every error_code this server answers today (an open set: new codes may be added).",
-        "enum": ErrorCode::ALL,
-    });
-    json!({
-        "securitySchemes": { "bearerAuth": { "type": "http", "scheme": "bearer", "bearerFormat": "JWT" } },
-        "schemas": {
-            "Problem": problem,
-            "ErrorCode": every_code,
-            "ValidationProblem": { "allOf": [schema_ref("Problem"), { "type": "object", "required": ["errors"], "properties": {
-                "errors": { "type": "array", "items": { "type": "object", "required": ["loc", "msg", "type"], "properties": {
-                    "loc": { "type": "array", "items": { "oneOf": [{ "type": "string" }, { "type": "integer" }] } },
-                    "msg": { "type": "string" },
-                    "type": { "type": "string" }
-                } } }
-            } }] },
-            "UserCreate": { "type": "object", "required": ["email", "password"], "properties": {
-                "email": { "type": "string", "format": "email", "maxLength": 254 },
-                "password": { "type": "string", "minLength": 8, "maxLength": 128 } } },
-            "UserOut": { "type": "object", "required": ["id", "email", "created_at"], "additionalProperties": false, "properties": {
-                "id": { "type": "integer", "format": "int64" }, "email": { "type": "string", "format": "email" }, "created_at": timestamp() } },
-            "LoginForm": { "type": "object", "required": ["username", "password"], "properties": {
-                "username": { "type": "string" }, "password": { "type": "string" } } },
-            "LoginJson": { "type": "object", "required": ["email", "password"], "properties": {
-                "email": { "type": "string" }, "password": { "type": "string" } } },
-            "RefreshRequest": { "type": "object", "required": ["refresh_token"], "properties": { "refresh_token": { "type": "string" } } },
-            "Token": { "type": "object", "required": ["access_token", "token_type", "refresh_token"], "additionalProperties": false, "properties": {
-                "access_token": { "type": "string" }, "token_type": { "type": "string", "enum": ["bearer"] }, "refresh_token": { "type": "string" } } },
-            "Session": { "type": "object", "required": ["id", "created_at", "last_used_at", "user_agent", "current"], "additionalProperties": false, "properties": {
-                "id": { "type": "string", "format": "uuid" }, "created_at": timestamp(), "last_used_at": timestamp(),
-                "user_agent": { "type": "string", "nullable": true }, "current": { "type": "boolean" } } },
-            "SessionList": { "type": "array", "items": schema_ref("Session") },
-            "PostCreate": { "type": "object", "required": ["title", "content"], "properties": {
-                "title": { "type": "string", "minLength": 1, "maxLength": 200 },
-                "content": { "type": "string", "minLength": 1, "maxLength": 10000 },
-                "published": { "type": "boolean", "default": true } } },
-            "Post": { "type": "object", "required": ["id", "title", "content", "published", "created_at", "owner_id", "owner"], "additionalProperties": false, "properties": {
-                "id": { "type": "integer", "format": "int64" }, "title": { "type": "string" }, "content": { "type": "string" },
-                "published": { "type": "boolean" }, "created_at": timestamp(), "owner_id": { "type": "integer", "format": "int64" },
-                "owner": schema_ref("UserOut") } },
-            "PostOut": { "type": "object", "required": ["Post", "votes"], "additionalProperties": false, "properties": {
-                "Post": schema_ref("Post"), "votes": { "type": "integer", "format": "int64" } } },
-            "PostOutList": { "type": "array", "items": schema_ref("PostOut") },
-            "Vote": { "type": "object", "required": ["post_id", "dir"], "properties": {
-                "post_id": { "type": "integer", "format": "int64", "minimum": 1 }, "dir": { "type": "integer", "enum": [0, 1] } } },
-            "OAuthProvider": { "type": "object", "required": ["provider", "display_name", "start_url", "link_start_url"], "additionalProperties": false, "properties": {
-                "provider": { "type": "string", "enum": ["google", "microsoft", "apple", "facebook", "github", "oidc"] },
-                "display_name": { "type": "string" }, "start_url": { "type": "string" }, "link_start_url": { "type": "string" } } },
-            "OAuthProviders": { "type": "object", "required": ["providers"], "additionalProperties": false, "properties": {
-                "providers": { "type": "array", "items": schema_ref("OAuthProvider") } } },
-            "OAuthAuthorization": { "type": "object", "required": ["authorization_url"], "additionalProperties": false, "properties": {
-                "authorization_url": { "type": "string" } } },
-            "OAuthLinked": { "type": "object", "required": ["provider", "linked"], "additionalProperties": false, "properties": {
-                "provider": { "type": "string" }, "linked": { "type": "boolean", "enum": [true] } } },
-            "OAuthCallbackResult": { "oneOf": [schema_ref("Token"), schema_ref("OAuthLinked")] },
-            "OAuthCallbackForm": { "type": "object", "properties": {
-                "state": { "type": "string" }, "code": { "type": "string" }, "error": { "type": "string" },
-                "error_description": { "type": "string" }, "user": { "type": "string" } } },
-            "Message": { "type": "object", "required": ["message"], "additionalProperties": false, "properties": { "message": { "type": "string" } } },
-            // @new-resource: openapi-schemas
-            "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["ok"] } } },
-            "Ready": { "type": "object", "required": ["status", "checks"], "properties": {
-                "status": { "type": "string", "enum": ["ok"] },
-                "checks": { "type": "object", "properties": { "database": { "type": "boolean" }, "redis": { "type": "boolean" } } } } }
-        }
-    })
-}
-
-/// The document as a JSON value, for `version` (e.g. `v1`).
-pub fn document(version: &str) -> Value {
-    let mut paths = serde_json::Map::new();
+/// The model of the document for `version` (e.g. `v1`).
+pub fn openapi(version: &str) -> OpenApi {
+    let mut schemas = Schemas::default();
+    for shared in shared_schemas() {
+        schemas.add(shared);
+    }
+    let mut paths: apistos::IndexMap<String, PathItem> = apistos::IndexMap::new();
     // API operations first, then the operational ones, as the table orders them.
     let documented = table::table()
         .iter()
         .filter_map(|decl| Some((decl, decl.operation.as_ref()?)));
     let (api, root): (Vec<_>, Vec<_>) = documented.partition(|(d, _)| d.mount == Mount::Api);
     for (decl, op) in api.into_iter().chain(root) {
-        let entry = paths
+        let operation = operation(decl, op, &mut schemas);
+        paths
             .entry(decl.full_path(version))
-            .or_insert_with(|| json!({}));
-        entry[decl.method.as_str().to_ascii_lowercase()] = operation(decl, op);
+            .or_default()
+            .operations
+            .insert(operation_type(decl), operation);
     }
-    json!({
-        "openapi": "3.0.3",
-        "info": {
-            "title": "keel API",
-            "version": env!("CARGO_PKG_VERSION"),
-            "description": "Every error is application/problem+json (RFC 9457) with a stable error_code. Every route is also served under /api (the latest version)."
+    OpenApi {
+        openapi: OpenApiVersion::OAS3_0,
+        info: Info {
+            title: "keel API".to_owned(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            description: Some("Every error is application/problem+json (RFC 9457) with a stable error_code. Every route is also served under /api (the latest version).".to_owned()),
+            ..Info::default()
         },
-        "paths": paths,
-        "components": components(),
-    })
+        paths: Paths {
+            paths,
+            ..Paths::default()
+        },
+        components: Some(Components {
+            schemas: schemas.0,
+            security_schemes: BTreeMap::from([(
+                "bearerAuth".to_owned(),
+                ReferenceOr::Object(SecurityScheme {
+                    _type: SecurityType::Http(Http {
+                        scheme: "bearer".to_owned(),
+                        bearer_format: Some("JWT".to_owned()),
+                    }),
+                    description: None,
+                    extensions: apistos::IndexMap::new(),
+                }),
+            )]),
+            ..Components::default()
+        }),
+        ..OpenApi::default()
+    }
+}
+
+/// schemars keeps numeric bounds as `f64`; a whole bound is written as an integer (`1`, not
+/// `1.0`), as the document always had it.
+fn whole_bounds(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                let whole = item
+                    .as_f64()
+                    .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+                    .filter(|_| matches!(key.as_str(), "minimum" | "maximum"));
+                if let Some(n) = whole {
+                    #[allow(clippy::cast_possible_truncation, reason = "a whole number below 2^53")]
+                    let n = n as i64;
+                    *item = Value::from(n);
+                } else {
+                    whole_bounds(item);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_bounds),
+        _ => {}
+    }
+}
+
+/// The document as a JSON value, for `version` (e.g. `v1`).
+pub fn document(version: &str) -> Value {
+    let mut value = serde_json::to_value(openapi(version)).unwrap_or_default();
+    whole_bounds(&mut value);
+    value
 }
 
 impl Document {
@@ -296,4 +481,70 @@ pub fn documented_operations(version: &str) -> Vec<(String, String)> {
         .filter(|decl| decl.operation.is_some())
         .map(|decl| (decl.method.to_string(), decl.full_path(version)))
         .collect()
+}
+
+/// Checks that serialized bodies are described by the document (for the tests of the modules
+/// owning the DTOs).
+#[cfg(test)]
+pub(crate) mod documented {
+    use super::document;
+    use apistos::ApiComponent;
+    use serde_json::Value;
+
+    /// Every member `sample` serializes to is a property of `T`'s component in the served
+    /// document (and every required property is serialized), down through its `$ref`s and
+    /// arrays: a field added to a DTO without appearing in the document fails here.
+    pub(crate) fn assert_documented<T: serde::Serialize + ApiComponent>(sample: &T) {
+        let (name, _) = T::schema().expect("an ApiComponent names its schema");
+        let value = serde_json::to_value(sample).expect("serializes");
+        assert_value_documented(&name, &value);
+    }
+
+    /// As [`assert_documented`], for a body already serialized, against component `name`.
+    pub(crate) fn assert_value_documented(name: &str, value: &Value) {
+        let document = document("v1");
+        let schemas = &document["components"]["schemas"];
+        assert!(
+            schemas[name].is_object(),
+            "{name} is not a component of the document"
+        );
+        check(value, &schemas[name], schemas, name);
+    }
+
+    fn check(value: &Value, schema: &Value, schemas: &Value, at: &str) {
+        if let Some(target) = schema["$ref"].as_str() {
+            let name = target.rsplit('/').next().unwrap_or_default();
+            assert!(
+                schemas[name].is_object(),
+                "{at}: {target} is not a component"
+            );
+            return check(value, &schemas[name], schemas, at);
+        }
+        match value {
+            Value::Object(members) => {
+                let properties = schema["properties"]
+                    .as_object()
+                    .unwrap_or_else(|| panic!("{at} is an object, its schema has no properties"));
+                for (key, member) in members {
+                    let property = properties
+                        .get(key)
+                        .unwrap_or_else(|| panic!("{at}.{key} is serialized but not documented"));
+                    check(member, property, schemas, &format!("{at}.{key}"));
+                }
+                for required in schema["required"].as_array().into_iter().flatten() {
+                    let required = required.as_str().unwrap_or_default();
+                    assert!(
+                        members.contains_key(required),
+                        "{at}.{required} is required by the document but not serialized"
+                    );
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    check(item, &schema["items"], schemas, &format!("{at}[{i}]"));
+                }
+            }
+            _ => {}
+        }
+    }
 }

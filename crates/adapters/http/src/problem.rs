@@ -10,6 +10,7 @@ use crate::error_code::ErrorCode;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use apistos::ApiComponent;
 use keel_application::auth::{AuthenticateError, LoginError, LogoutError, RefreshError};
 use keel_application::posts::PostError;
 use keel_application::sessions::RevokeSessionError;
@@ -17,6 +18,7 @@ use keel_application::users::{GetUserError, RegisterError};
 use keel_application::votes::VoteError;
 use keel_domain::vote::VoteRuleError;
 use keel_ports::{ErrorChain, StoreError};
+use schemars::JsonSchema;
 use serde::Serialize;
 use std::fmt;
 
@@ -24,7 +26,7 @@ use std::fmt;
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
 /// One failed field of a request (`loc` as in the original contract: `["body","title"]`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ApiComponent, JsonSchema)]
 pub struct FieldError {
     /// Where: `body`, `query` or `path`, then the field name.
     pub loc: Vec<String>,
@@ -44,6 +46,44 @@ impl FieldError {
             kind: kind.to_owned(),
         }
     }
+}
+
+/// `Problem`: the body of every error response, RFC 9457 members with a stable `error_code`
+/// and the request's `trace_id`; a problem may carry members of its own besides (`checks` on
+/// a readiness problem).
+// `Problem::body` writes it, and the OpenAPI component is derived from it.
+#[derive(Debug, Serialize, ApiComponent, JsonSchema)]
+#[serde(rename = "Problem")]
+pub struct ProblemBody {
+    #[serde(rename = "type")]
+    #[schemars(example = "about_blank")]
+    kind: &'static str,
+    title: &'static str,
+    #[schemars(schema_with = "crate::dto::schema::integer")]
+    status: u16,
+    detail: String,
+    instance: String,
+    #[schemars(
+        with = "String",
+        description = "Stable and machine-readable: one of `ErrorCode` (each operation lists the codes it answers in `x-error-codes`). New codes may be added, so a client must accept one it does not know."
+    )]
+    error_code: ErrorCode,
+    // Absent rather than null when unknown (`default`: not required, no `nullable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    trace_id: Option<String>,
+}
+
+fn about_blank() -> &'static str {
+    "about:blank"
+}
+
+/// `ValidationProblem`: the body of a 422, a `Problem` listing the failed fields in `errors`.
+#[derive(Debug, Serialize, ApiComponent, JsonSchema)]
+pub struct ValidationProblem {
+    #[serde(flatten)]
+    problem: ProblemBody,
+    errors: Vec<FieldError>,
 }
 
 /// An error response: status, stable `error_code`, `detail`, optional field errors and extra
@@ -176,30 +216,29 @@ impl Problem {
         self.error_code
     }
 
-    /// The body, given the request path and request id.
+    /// The body, given the request path and request id: a [`ProblemBody`], a
+    /// [`ValidationProblem`] when the problem lists field errors, plus its own members.
     pub fn body(&self, instance: &str, trace_id: Option<&str>) -> serde_json::Value {
-        let mut body = serde_json::json!({
-            "type": "about:blank",
-            "title": self.status.canonical_reason().unwrap_or("Error"),
-            "status": self.status.as_u16(),
-            "detail": self.detail,
-            "instance": instance,
-            "error_code": self.error_code.as_str(),
-        });
-        if let Some(map) = body.as_object_mut() {
-            if let Some(errors) = &self.extra.errors {
-                map.insert(
-                    "errors".to_owned(),
-                    serde_json::to_value(errors).unwrap_or_default(),
-                );
-            }
-            if let Some(trace_id) = trace_id {
-                map.insert("trace_id".to_owned(), trace_id.into());
-            }
-            if let Some(members) = &self.extra.members {
-                for (k, v) in members {
-                    map.insert(k.clone(), v.clone());
-                }
+        let problem = ProblemBody {
+            kind: about_blank(),
+            title: self.status.canonical_reason().unwrap_or("Error"),
+            status: self.status.as_u16(),
+            detail: self.detail.clone(),
+            instance: instance.to_owned(),
+            error_code: self.error_code,
+            trace_id: trace_id.map(str::to_owned),
+        };
+        let body = match &self.extra.errors {
+            Some(errors) => serde_json::to_value(ValidationProblem {
+                problem,
+                errors: errors.clone(),
+            }),
+            None => serde_json::to_value(problem),
+        };
+        let mut body = body.unwrap_or_default();
+        if let (Some(map), Some(members)) = (body.as_object_mut(), &self.extra.members) {
+            for (k, v) in members {
+                map.insert(k.clone(), v.clone());
             }
         }
         body
@@ -498,6 +537,22 @@ impl From<keel_application::oauth::CallbackError> for Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openapi::documented::assert_value_documented;
+
+    #[test]
+    fn every_member_of_a_problem_is_in_the_document() {
+        let problem = Problem::new(StatusCode::NOT_FOUND, ErrorCode::PostNotFound, "gone");
+        assert_value_documented("Problem", &problem.body("/api/v1/posts/1", Some("abc")));
+        let invalid = Problem::validation(vec![FieldError::new(
+            &["body", "title"],
+            "Field required",
+            "missing",
+        )]);
+        assert_value_documented(
+            "ValidationProblem",
+            &invalid.body("/api/v1/posts", Some("abc")),
+        );
+    }
 
     #[test]
     fn body_carries_every_member_of_the_contract() {

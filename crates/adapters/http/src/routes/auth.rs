@@ -1,10 +1,11 @@
 //! `/login` and `/auth/*`: password login, refresh rotation, logout, sessions.
 
 use super::no_content;
-use super::table::{FORM, JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION};
-use crate::dto::{SessionOut, TokenOut};
+use super::table::{FORM, JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION, schema};
+use crate::dto::{SessionList, SessionOut, TokenOut};
 use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, path_uuid};
+use crate::input::shape::{LoginForm, RefreshRequest};
 use crate::input::{self, Credentials, RefreshToken};
 use crate::observe::{LoginVerdict, Observer};
 use crate::problem::Problem;
@@ -26,8 +27,8 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
                 "auth",
             )
             .limited_per_account(Policy::AuthLogin)
-            .body(FORM, "LoginForm")
-            .success(200, "OK", Some("Token"))
+            .body(FORM, schema::<LoginForm>())
+            .success(200, "OK", Some(schema::<TokenOut>()))
             .errors(&[
                 (403, &[ErrorCode::InvalidCredentials]),
                 VALIDATION,
@@ -36,13 +37,13 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         RouteDecl::api(Method::POST, "/auth/refresh", |r| r.to(refresh))
             .doc("Rotate a refresh token", "auth")
             .limited(Policy::AuthLogin)
-            .body(JSON, "RefreshRequest")
-            .success(200, "OK", Some("Token"))
+            .body(JSON, schema::<RefreshRequest>())
+            .success(200, "OK", Some(schema::<TokenOut>()))
             .errors(&[INVALID_REFRESH, VALIDATION, MEDIA_TYPE]),
         RouteDecl::api(Method::POST, "/auth/logout", |r| r.to(logout))
             .doc("Revoke a refresh token's session", "auth")
             .limited(Policy::AuthLogin)
-            .body(JSON, "RefreshRequest")
+            .body(JSON, schema::<RefreshRequest>())
             .success(204, "No Content", None)
             .errors(&[INVALID_REFRESH, VALIDATION, MEDIA_TYPE]),
         RouteDecl::api(Method::POST, "/auth/logout-all", |r| r.to(logout_all))
@@ -52,7 +53,7 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         RouteDecl::api(Method::GET, "/auth/sessions", |r| r.to(list_sessions))
             .doc("The caller's live sessions", "auth")
             .bearer()
-            .success(200, "OK", Some("SessionList")),
+            .success(200, "OK", Some(schema::<SessionList>())),
         RouteDecl::api(Method::DELETE, "/auth/sessions/{id}", |r| {
             r.to(revoke_session)
         })
@@ -138,7 +139,7 @@ pub(crate) async fn list_sessions(
     list: web::Data<ListSessions>,
 ) -> Result<HttpResponse, Problem> {
     let sessions = list.execute(&principal).await?;
-    let body: Vec<SessionOut> = sessions.iter().map(SessionOut::from).collect();
+    let body = SessionList(sessions.iter().map(SessionOut::from).collect());
     Ok(HttpResponse::Ok().json(body))
 }
 

@@ -11,19 +11,26 @@
 //! as a GET (a top-level navigation, which carries the cookie), so the browser check still
 //! applies.
 
-use super::table::{Errors, FORM, Param, ParamKind, RouteDecl, VALIDATION};
+use super::table::{Errors, FORM, Param, ParamKind, RouteDecl, VALIDATION, schema};
+use crate::dto::TokenOut;
 use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, Fields, query_map};
+use crate::input::shape::OAuthCallbackForm;
 use crate::problem::Problem;
 use crate::{ApiVersions, OAuthSettings};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
+use apistos::ApiComponent;
 use keel_application::oauth::{
     CallbackError, CallbackOutcome, CallbackRequest, CompleteOAuth, StartOAuth, StartRequest,
     Started,
 };
+use keel_domain::oauth::Provider;
 use keel_domain::rate_limit::Policy;
+use schemars::JsonSchema;
+use schemars::r#gen::SchemaGenerator;
+use schemars::schema::{InstanceType, SchemaObject, SubschemaValidation};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -77,7 +84,7 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
                 "The enabled OAuth / OpenID Connect providers, in listing order",
                 "oauth",
             )
-            .success(200, "OK", Some("OAuthProviders")),
+            .success(200, "OK", Some(schema::<ProvidersOut>())),
         RouteDecl::api(Method::GET, "/auth/oauth/{provider}/start", |r| r.to(start))
             .doc(
                 "Start an OAuth sign-in: redirect to the provider (sets the browser-binding cookie)",
@@ -100,7 +107,7 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         )
         .limited(Policy::AuthLogin)
         .bearer()
-        .success(200, "OK", Some("OAuthAuthorization"))
+        .success(200, "OK", Some(schema::<AuthorizationOut>()))
         .errors(&[PROVIDER_ERRORS, UNREACHABLE, VALIDATION])
         .params(START_PARAMS),
         RouteDecl::api(Method::GET, "/auth/oauth/{provider}/callback", |r| {
@@ -111,7 +118,7 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
             "oauth",
         )
         .limited(Policy::AuthLogin)
-        .success(200, "OK", Some("OAuthCallbackResult"))
+        .success(200, "OK", Some(schema::<CallbackResult>()))
         .errors(CALLBACK_ERRORS)
         .params(&[
             ("provider", "path", ParamKind::Text, true),
@@ -125,8 +132,8 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         })
         .doc("Finish an OAuth flow answered with form_post (Apple)", "oauth")
         .limited(Policy::AuthLogin)
-        .body(FORM, "OAuthCallbackForm")
-        .success(200, "OK", Some("OAuthCallbackResult"))
+        .body(FORM, schema::<OAuthCallbackForm>())
+        .success(200, "OK", Some(schema::<CallbackResult>()))
         .errors(CALLBACK_ERRORS)
         .params(&[("provider", "path", ParamKind::Text, true)]),
     ]
@@ -135,28 +142,81 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
 /// The browser-binding cookie's name.
 pub const BINDING_COOKIE: &str = "keel_oauth_binding";
 
-#[derive(Serialize)]
+/// `OAuthProvider`: an enabled provider and where its flows start.
+#[derive(Serialize, ApiComponent, JsonSchema)]
+#[serde(rename = "OAuthProvider")]
+#[schemars(deny_unknown_fields)]
 struct ProviderOut {
+    #[schemars(schema_with = "provider_name_schema")]
     provider: &'static str,
     display_name: String,
     start_url: String,
     link_start_url: String,
 }
 
-#[derive(Serialize)]
+/// Every provider keel knows, as a string enum.
+fn provider_name_schema(_: &mut SchemaGenerator) -> schemars::schema::Schema {
+    SchemaObject {
+        instance_type: Some(InstanceType::String.into()),
+        enum_values: Some(Provider::ALL.iter().map(|p| p.as_str().into()).collect()),
+        ..SchemaObject::default()
+    }
+    .into()
+}
+
+/// `OAuthProviders`: the enabled providers, in listing order.
+#[derive(Serialize, ApiComponent, JsonSchema)]
+#[serde(rename = "OAuthProviders")]
+#[schemars(deny_unknown_fields)]
 struct ProvidersOut {
     providers: Vec<ProviderOut>,
 }
 
-#[derive(Serialize)]
+/// `OAuthAuthorization`: the provider's authorize URL of a linking flow.
+#[derive(Serialize, ApiComponent, JsonSchema)]
+#[serde(rename = "OAuthAuthorization")]
+#[schemars(deny_unknown_fields)]
 struct AuthorizationOut {
     authorization_url: String,
 }
 
-#[derive(Serialize)]
+/// `OAuthLinked`: the provider is now linked to the caller's account.
+#[derive(Serialize, ApiComponent, JsonSchema)]
+#[serde(rename = "OAuthLinked")]
+#[schemars(deny_unknown_fields)]
 struct LinkedOut {
     provider: &'static str,
+    #[schemars(schema_with = "linked_schema")]
     linked: bool,
+}
+
+fn linked_schema(_: &mut SchemaGenerator) -> schemars::schema::Schema {
+    crate::dto::schema::constant(InstanceType::Boolean, true.into())
+}
+
+/// `OAuthCallbackResult`: a callback answered without the frontend redirect is a sign-in's
+/// [`TokenOut`] or a link's [`LinkedOut`]. Only a schema: the callback writes either body.
+#[derive(ApiComponent)]
+struct CallbackResult;
+
+impl JsonSchema for CallbackResult {
+    fn schema_name() -> String {
+        "OAuthCallbackResult".to_owned()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> schemars::schema::Schema {
+        SchemaObject {
+            subschemas: Some(Box::new(SubschemaValidation {
+                one_of: Some(vec![
+                    generator.subschema_for::<TokenOut>(),
+                    generator.subschema_for::<LinkedOut>(),
+                ]),
+                ..SubschemaValidation::default()
+            })),
+            ..SchemaObject::default()
+        }
+        .into()
+    }
 }
 
 /// `GET /auth/oauth/providers`.
@@ -402,9 +462,7 @@ pub(crate) async fn callback(
                 ("refresh_token", &pair.refresh_token),
             ],
         ),
-        (CallbackOutcome::SignedIn(pair), false) => {
-            HttpResponse::Ok().json(crate::dto::TokenOut::from(pair))
-        }
+        (CallbackOutcome::SignedIn(pair), false) => HttpResponse::Ok().json(TokenOut::from(pair)),
         (CallbackOutcome::Linked, true) => {
             frontend_redirect(&settings, &[("provider", provider), ("linked", "true")])
         }
@@ -413,4 +471,29 @@ pub(crate) async fn callback(
             linked: true,
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::documented::assert_documented;
+
+    #[test]
+    fn the_oauth_bodies_are_in_the_document() {
+        assert_documented(&ProvidersOut {
+            providers: vec![ProviderOut {
+                provider: "github",
+                display_name: "GitHub".to_owned(),
+                start_url: "/api/v1/auth/oauth/github/start".to_owned(),
+                link_start_url: "/api/v1/auth/oauth/github/link/start".to_owned(),
+            }],
+        });
+        assert_documented(&AuthorizationOut {
+            authorization_url: "https://github.com/login/oauth/authorize".to_owned(),
+        });
+        assert_documented(&LinkedOut {
+            provider: "github",
+            linked: true,
+        });
+    }
 }

@@ -1,10 +1,11 @@
 //! `/posts`: the feed and one's own posts.
 
 use super::no_content;
-use super::table::{JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDATION};
-use crate::dto::{PostBody, PostOut};
+use super::table::{JSON, MEDIA_TYPE, Param, ParamKind, RouteDecl, VALIDATION, schema};
+use crate::dto::{PostBody, PostOut, PostOutList};
 use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, path_int};
+use crate::input::shape::PostCreate;
 use crate::input::{self, Feed};
 use crate::problem::{Problem, post_problem};
 use actix_web::http::Method;
@@ -23,7 +24,7 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
             .doc("The feed, newest first", "posts")
             .limited(Policy::ApiRead)
             .bearer()
-            .success(200, "OK", Some("PostOutList"))
+            .success(200, "OK", Some(schema::<PostOutList>()))
             .errors(&[VALIDATION])
             .params(&[
                 ("limit", "query", ParamKind::Limit, false),
@@ -34,22 +35,22 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
             .doc("Write a post", "posts")
             .limited(Policy::ApiWrite)
             .bearer()
-            .body(JSON, "PostCreate")
-            .success(201, "Created", Some("Post"))
+            .body(JSON, schema::<PostCreate>())
+            .success(201, "Created", Some(schema::<PostBody>()))
             .errors(&[VALIDATION, MEDIA_TYPE]),
         RouteDecl::api(Method::GET, "/posts/{id}", |r| r.to(get))
             .doc("One post with its votes", "posts")
             .limited(Policy::ApiRead)
             .bearer()
-            .success(200, "OK", Some("PostOut"))
+            .success(200, "OK", Some(schema::<PostOut>()))
             .errors(&[NOT_FOUND, VALIDATION])
             .params(ID),
         RouteDecl::api(Method::PUT, "/posts/{id}", |r| r.to(update))
             .doc("Replace one's own post", "posts")
             .limited(Policy::ApiWrite)
             .bearer()
-            .body(JSON, "PostCreate")
-            .success(200, "OK", Some("Post"))
+            .body(JSON, schema::<PostCreate>())
+            .success(200, "OK", Some(schema::<PostBody>()))
             .errors(&[NOT_OWNER, NOT_FOUND, VALIDATION, MEDIA_TYPE])
             .params(ID),
         RouteDecl::api(Method::DELETE, "/posts/{id}", |r| r.to(delete))
@@ -70,7 +71,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, Problem> {
     let Feed { search, page } = input::query(&req)?;
     let posts = list.execute(principal.user.id, search, page).await?;
-    let body: Vec<PostOut> = posts.iter().map(PostOut::from).collect();
+    let body = PostOutList(posts.iter().map(PostOut::from).collect());
     Ok(HttpResponse::Ok().json(body))
 }
 

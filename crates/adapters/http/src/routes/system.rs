@@ -1,7 +1,7 @@
 //! Operational routes outside the version prefix: liveness, readiness, the OpenAPI document and
 //! its viewers, and the root (the GUI, or a message when the frontend pack is disabled).
 
-use super::table::RouteDecl;
+use super::table::{RouteDecl, schema};
 use crate::dto::Message;
 use crate::error_code::ErrorCode;
 use crate::problem::Problem;
@@ -10,6 +10,9 @@ use actix_web::http::Method;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use apistos::ApiComponent;
+use schemars::JsonSchema;
+use serde::Serialize;
 
 /// The routes of this module (see [`super::table`]).
 pub(crate) fn routes() -> Vec<RouteDecl> {
@@ -17,14 +20,14 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         RouteDecl::root(Method::GET, "/health", |r| r.to(health))
             .doc("Liveness (no I/O)", "operations")
             .operational()
-            .success(200, "OK", Some("Health")),
+            .success(200, "OK", Some(schema::<Health>())),
         RouteDecl::root(Method::GET, "/ready", |r| r.to(ready))
             .doc(
                 "Readiness: the database (and Redis when required) answer, and shutdown has not begun",
                 "operations",
             )
             .operational()
-            .success(200, "OK", Some("Ready"))
+            .success(200, "OK", Some(schema::<Ready>()))
             .errors(&[(503, &[ErrorCode::ServiceNotReady])]),
         RouteDecl::root(Method::GET, "/metrics", |r| r.to(metrics)).operational(),
         RouteDecl::root(Method::GET, "/openapi.json", |r| r.to(openapi)),
@@ -38,9 +41,32 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
     ]
 }
 
+/// `Health`: the process is alive.
+#[derive(Serialize, ApiComponent, JsonSchema)]
+struct Health {
+    #[schemars(schema_with = "crate::dto::schema::ok")]
+    status: &'static str,
+}
+
+/// `Ready`: every required dependency answered.
+#[derive(Serialize, ApiComponent, JsonSchema)]
+struct Ready {
+    #[schemars(schema_with = "crate::dto::schema::ok")]
+    status: &'static str,
+    checks: ReadyChecks,
+}
+
+/// `ReadyChecks`: whether each dependency answered (`redis` is true when Redis is not
+/// configured).
+#[derive(Serialize, ApiComponent, JsonSchema)]
+struct ReadyChecks {
+    database: bool,
+    redis: bool,
+}
+
 /// `GET /health`: the process is alive (no I/O).
 pub(crate) async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Health { status: "ok" })
 }
 
 /// `GET /ready`: 200 when every required dependency answers and shutdown has not begun.
@@ -49,16 +75,22 @@ pub(crate) async fn ready(
     shutdown: web::Data<ShutdownFlag>,
 ) -> Result<HttpResponse, Problem> {
     let report = readiness.check().await;
-    let checks = serde_json::json!({ "database": report.database, "redis": report.redis });
+    let checks = ReadyChecks {
+        database: report.database,
+        redis: report.redis,
+    };
     if report.ready && !shutdown.is_set() {
-        return Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ok", "checks": checks })));
+        return Ok(HttpResponse::Ok().json(Ready {
+            status: "ok",
+            checks,
+        }));
     }
     Err(Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::ServiceNotReady,
         "Service dependencies are not ready",
     )
-    .with_member("checks", checks))
+    .with_member("checks", serde_json::to_value(checks).unwrap_or_default()))
 }
 
 /// `GET /metrics`: the Prometheus text exposition, when the observer serves metrics
@@ -140,4 +172,22 @@ pub(crate) async fn docs_asset(path: web::Path<String>) -> Result<HttpResponse, 
         ))
         .content_type(content_type)
         .body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::openapi::documented::assert_documented;
+
+    #[test]
+    fn the_probes_bodies_are_in_the_document() {
+        assert_documented(&Health { status: "ok" });
+        assert_documented(&Ready {
+            status: "ok",
+            checks: ReadyChecks {
+                database: true,
+                redis: true,
+            },
+        });
+    }
 }

@@ -9,7 +9,8 @@
 //!   per-route layer ([`super::layer`]) that spends the declared policy, checks the declared
 //!   authentication and marks the responses `no-store` — so the decision is made by the route
 //!   that matched, whatever spelling of the path reached it; a `GET` route also answers `HEAD`;
-//! - the OpenAPI operations ([`crate::openapi`]);
+//! - the OpenAPI operations ([`crate::openapi`]), whose body and response schemas are named by
+//!   Rust type ([`schema`]) and derived from it by apistos;
 //! - the operational paths exempt from the host check and the HTTPS redirect
 //!   ([`operational_paths`], used by [`crate::hardening`]).
 //!
@@ -19,6 +20,8 @@
 use crate::error_code::ErrorCode;
 use actix_web::http::Method;
 use actix_web::web;
+use apistos::ApiComponent;
+use apistos::reference_or::ReferenceOr;
 use keel_domain::rate_limit::Policy;
 use std::sync::LazyLock;
 
@@ -61,6 +64,55 @@ pub(crate) const VALIDATION: Errors = (422, &[ErrorCode::ValidationError]);
 /// A 415 for a body of another media type.
 pub(crate) const MEDIA_TYPE: Errors = (415, &[ErrorCode::UnsupportedMediaType]);
 
+/// A schema of the document, named by the Rust type it is derived from ([`schema`]): the
+/// type's component and every component it refers to, as apistos derives them.
+#[derive(Clone, Copy)]
+pub(crate) struct Schema(fn() -> Component);
+
+impl std::fmt::Debug for Schema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.component().name)
+    }
+}
+
+/// A named component schema and the components it refers to.
+pub(crate) struct Component {
+    /// The component's name (`#/components/schemas/{name}`).
+    pub(crate) name: String,
+    /// The component's own schema.
+    pub(crate) schema: ReferenceOr<apistos::Schema>,
+    /// The components it refers to (`$ref`s), themselves included transitively.
+    pub(crate) children: Vec<(String, ReferenceOr<apistos::Schema>)>,
+}
+
+impl Schema {
+    /// The component and its children.
+    pub(crate) fn component(self) -> Component {
+        (self.0)()
+    }
+}
+
+/// The schema derived from `T` (`#[derive(ApiComponent, JsonSchema)]`): a declaration names a
+/// type, never a string, so a misspelt schema does not compile.
+pub(crate) const fn schema<T: ApiComponent>() -> Schema {
+    Schema(component_of::<T>)
+}
+
+fn component_of<T: ApiComponent>() -> Component {
+    // Every type `schema` is called with derives `ApiComponent`, whose `schema()` is `Some`.
+    let (name, schema) = T::schema().unwrap_or_else(|| {
+        (
+            std::any::type_name::<T>().to_owned(),
+            ReferenceOr::Object(apistos::Schema::Bool(true)),
+        )
+    });
+    Component {
+        name,
+        schema,
+        children: T::child_schemas(),
+    }
+}
+
 /// The JSON media type of request bodies.
 pub(crate) const JSON: &str = "application/json";
 /// The form media type of request bodies.
@@ -74,9 +126,9 @@ pub(crate) struct Operation {
     /// The tag grouping it.
     pub(crate) tag: &'static str,
     /// Media type and schema of the request body.
-    pub(crate) body: Option<(&'static str, &'static str)>,
+    pub(crate) body: Option<(&'static str, Schema)>,
     /// Status, description and schema of the success response.
-    pub(crate) success: (u16, &'static str, Option<&'static str>),
+    pub(crate) success: (u16, &'static str, Option<Schema>),
     /// The problem responses besides those every route has (401 of a bearer route, 413 of a
     /// route with a body, 429/503 of a limited route, 500).
     pub(crate) errors: Vec<Errors>,
@@ -214,7 +266,7 @@ impl RouteDecl {
 
     /// The request body's media type and schema.
     #[must_use]
-    pub(crate) fn body(mut self, media: &'static str, schema: &'static str) -> Self {
+    pub(crate) fn body(mut self, media: &'static str, schema: Schema) -> Self {
         self.operation_mut().body = Some((media, schema));
         self
     }
@@ -225,7 +277,7 @@ impl RouteDecl {
         mut self,
         status: u16,
         description: &'static str,
-        schema: Option<&'static str>,
+        schema: Option<Schema>,
     ) -> Self {
         self.operation_mut().success = (status, description, schema);
         self

@@ -1,9 +1,10 @@
 //! `/users`: registration and lookup.
 
-use super::table::{JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION};
+use super::table::{JSON, MEDIA_TYPE, ParamKind, RouteDecl, VALIDATION, schema};
 use crate::dto::UserOut;
 use crate::error_code::ErrorCode;
 use crate::extract::{AuthUser, path_int};
+use crate::input::shape::UserCreate;
 use crate::input::{self, Registration};
 use crate::problem::Problem;
 use actix_web::http::Method;
@@ -18,8 +19,8 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         RouteDecl::api(Method::POST, "/users", |r| r.to(create))
             .doc("Register a user", "users")
             .limited(Policy::AuthRegister)
-            .body(JSON, "UserCreate")
-            .success(201, "Created", Some("UserOut"))
+            .body(JSON, schema::<UserCreate>())
+            .success(201, "Created", Some(schema::<UserOut>()))
             .errors(&[
                 (409, &[ErrorCode::EmailAlreadyRegistered]),
                 VALIDATION,
@@ -28,11 +29,11 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
         RouteDecl::api(Method::GET, "/users/me", |r| r.to(me))
             .doc("The authenticated user", "users")
             .bearer()
-            .success(200, "OK", Some("UserOut")),
+            .success(200, "OK", Some(schema::<UserOut>())),
         RouteDecl::api(Method::GET, "/users/{id}", |r| r.to(get))
             .doc("A user by id", "users")
             .bearer()
-            .success(200, "OK", Some("UserOut"))
+            .success(200, "OK", Some(schema::<UserOut>()))
             .errors(&[(404, &[ErrorCode::UserNotFound]), VALIDATION])
             .params(&[("id", "path", ParamKind::Integer, true)]),
     ]

@@ -1,8 +1,10 @@
 //! `/vote`.
 
-use super::table::{JSON, MEDIA_TYPE, RouteDecl, VALIDATION};
+use super::table::{JSON, MEDIA_TYPE, RouteDecl, VALIDATION, schema};
+use crate::dto::Message;
 use crate::error_code::ErrorCode;
 use crate::extract::AuthUser;
+use crate::input::shape::Vote;
 use crate::input::{self, Ballot};
 use crate::problem::Problem;
 use actix_web::http::Method;
@@ -18,8 +20,8 @@ pub(crate) fn routes() -> Vec<RouteDecl> {
             .doc("Add (dir 1) or remove (dir 0) one's vote", "votes")
             .limited(Policy::ApiWrite)
             .bearer()
-            .body(JSON, "Vote")
-            .success(201, "Created", Some("Message"))
+            .body(JSON, schema::<Vote>())
+            .success(201, "Created", Some(schema::<Message>()))
             .errors(&[
                 (404, &[ErrorCode::PostNotFound, ErrorCode::VoteNotFound]),
                 (409, &[ErrorCode::AlreadyVoted]),
@@ -46,5 +48,5 @@ pub(crate) async fn vote(
         VoteChange::Add => "successfully added vote",
         VoteChange::Remove => "successfully deleted vote",
     };
-    Ok(HttpResponse::Created().json(serde_json::json!({ "message": message })))
+    Ok(HttpResponse::Created().json(Message::new(message)))
 }
