@@ -118,6 +118,66 @@ mod security {
         assert_problem(&big, 413, "payload_too_large");
     }
 
+    /// `data` as a gzip member with one stored (uncompressed) deflate block: a body any
+    /// decoder inflates back to `data`.
+    fn gzip_stored(data: &[u8]) -> Vec<u8> {
+        let crc = data.iter().fold(!0u32, |mut crc, byte| {
+            crc ^= u32::from(*byte);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+            crc
+        });
+        let len = u16::try_from(data.len()).expect("a small body");
+        let mut out = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff, 1];
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(data);
+        out.extend_from_slice(&(!crc).to_le_bytes());
+        out.extend_from_slice(&u32::from(len).to_le_bytes());
+        out
+    }
+
+    #[tokio::test]
+    async fn compressed_bodies_are_415_and_never_inflated() {
+        let app = app().await;
+        let registration = br#"{"email":"gzip@example.com","password":"password1"}"#;
+        for (path, content_type, body) in [
+            ("/api/v1/users", "application/json", &registration[..]),
+            (
+                "/api/v1/login",
+                "application/x-www-form-urlencoded",
+                &b"username=gzip%40example.com&password=password1"[..],
+            ),
+        ] {
+            for encoding in ["gzip", "GZIP", "identity, gzip", "br", "zstd", "deflate"] {
+                let res = TestApp::read(
+                    app.client
+                        .post(format!("{}{path}", app.base_url))
+                        .header("content-type", content_type)
+                        .header("content-encoding", encoding)
+                        .body(gzip_stored(body)),
+                )
+                .await;
+                assert_problem(&res, 415, "unsupported_media_type");
+            }
+        }
+        // Nothing was registered: the same address, sent plainly, is new.
+        let plain = TestApp::read(
+            app.client
+                .post(format!("{}/api/v1/users", app.base_url))
+                .header("content-type", "application/json")
+                .header("content-encoding", "identity")
+                .body(&registration[..]),
+        )
+        .await;
+        assert_eq!(plain.status, 201, "{}", plain.text);
+    }
+
     #[tokio::test]
     async fn request_ids_are_honoured_or_generated() {
         let app = app().await;

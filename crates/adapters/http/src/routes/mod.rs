@@ -40,6 +40,9 @@ pub(crate) async fn layer(
     mut req: ServiceRequest,
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    if let Err(problem) = refuse_encoded_body(&req) {
+        return Ok(req.error_response(problem));
+    }
     let mut res = match crate::rate_limit::charge(meta, &mut req).await {
         Err(refused) => {
             let mut res = req.error_response(refused.error);
@@ -65,6 +68,37 @@ pub(crate) async fn layer(
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     }
     Ok(res)
+}
+
+/// Request bodies are read as sent: a body with a `Content-Encoding` other than `identity` is
+/// 415 `unsupported_media_type` before anything reads it (a request without a body is left
+/// alone). (apistos compiles in actix-web's
+/// default features, whose body extractors would otherwise inflate gzip, brotli and zstd bodies:
+/// decompression work, and memory for zstd's window, that keel never asked for.)
+fn refuse_encoded_body(req: &ServiceRequest) -> Result<(), Problem> {
+    let headers = req.headers();
+    let bodiless = headers
+        .get(header::CONTENT_LENGTH)
+        .is_none_or(|length| length.as_bytes() == b"0")
+        && !headers.contains_key(header::TRANSFER_ENCODING);
+    if bodiless {
+        return Ok(());
+    }
+    for value in req.headers().get_all(header::CONTENT_ENCODING) {
+        let text = value.to_str().unwrap_or("?");
+        let encoded = text
+            .split(',')
+            .map(str::trim)
+            .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("identity"));
+        if encoded {
+            return Err(Problem::new(
+                actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                crate::error_code::ErrorCode::UnsupportedMediaType,
+                format!("Unsupported content encoding {text:?}: send the body uncompressed"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// For a route that declares a bearer token: 401 unless the request carries a valid access
