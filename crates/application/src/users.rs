@@ -64,6 +64,7 @@ impl RegisterUser {
         let new = NewUser {
             email,
             password_hash: Some(password_hash),
+            email_verified: false,
             created_at: self.clock.now(),
         };
         let user = self.users.create(&new).await?;
@@ -131,6 +132,7 @@ mod tests {
                     id: UserId::new(1),
                     email: new.email.clone(),
                     password_hash: new.password_hash.clone(),
+                    email_verified: new.email_verified,
                     created_at: new.created_at,
                 })
             });

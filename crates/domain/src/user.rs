@@ -213,6 +213,9 @@ pub struct User {
     pub email: Email,
     /// `None` for accounts created through an OAuth provider.
     pub password_hash: Option<PasswordHash>,
+    /// Whether the address is proven to be the owner's: a mailed token came back, or the
+    /// provider that created the account verified it.
+    pub email_verified: bool,
     /// When the account was created.
     pub created_at: Timestamp,
 }
@@ -224,6 +227,9 @@ pub struct NewUser {
     pub email: Email,
     /// Hash of the chosen password.
     pub password_hash: Option<PasswordHash>,
+    /// Whether the address is already proven (an OAuth provider verified it); a registration
+    /// with a password starts unverified.
+    pub email_verified: bool,
     /// Registration time.
     pub created_at: Timestamp,
 }
@@ -342,6 +348,7 @@ mod tests {
         let new = NewUser {
             email: Email::parse("a@example.com").expect("valid"),
             password_hash: None,
+            email_verified: false,
             created_at: Timestamp::from_unix_seconds(0).expect("epoch"),
         };
         assert_eq!(

@@ -12,6 +12,7 @@ use serde::Serialize;
 pub struct UserOut {
     id: i64,
     email: String,
+    email_verified: bool,
     created_at: String,
 }
 
@@ -20,6 +21,7 @@ impl From<&User> for UserOut {
         Self {
             id: user.id.get(),
             email: user.email.as_str().to_owned(),
+            email_verified: user.email_verified,
             created_at: user.created_at.to_rfc3339(),
         }
     }
@@ -30,6 +32,7 @@ impl From<&Author> for UserOut {
         Self {
             id: author.id.get(),
             email: author.email.as_str().to_owned(),
+            email_verified: author.email_verified,
             created_at: author.created_at.to_rfc3339(),
         }
     }

@@ -205,8 +205,8 @@ fn components() -> Value {
             "UserCreate": { "type": "object", "required": ["email", "password"], "properties": {
                 "email": { "type": "string", "format": "email", "maxLength": 254 },
                 "password": { "type": "string", "minLength": 8, "maxLength": 128 } } },
-            "UserOut": { "type": "object", "required": ["id", "email", "created_at"], "additionalProperties": false, "properties": {
-                "id": { "type": "integer", "format": "int64" }, "email": { "type": "string", "format": "email" }, "created_at": timestamp() } },
+            "UserOut": { "type": "object", "required": ["id", "email", "email_verified", "created_at"], "additionalProperties": false, "properties": {
+                "id": { "type": "integer", "format": "int64" }, "email": { "type": "string", "format": "email" }, "email_verified": { "type": "boolean" }, "created_at": timestamp() } },
             "LoginForm": { "type": "object", "required": ["username", "password"], "properties": {
                 "username": { "type": "string" }, "password": { "type": "string" } } },
             "LoginJson": { "type": "object", "required": ["email", "password"], "properties": {

@@ -72,6 +72,7 @@ impl Store {
             .create(&NewUser {
                 email: email(address),
                 password_hash: Some(PasswordHash::new("$argon2id$v=19$fake".to_owned())),
+                email_verified: false,
                 created_at: at(0),
             })
             .await

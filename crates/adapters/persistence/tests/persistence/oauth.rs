@@ -143,6 +143,7 @@ async fn an_oauth_user_its_identity_and_its_event_commit_together() {
         let new = NewUser {
             email: email("carol@example.com"),
             password_hash: None,
+            email_verified: true,
             created_at: at(1),
         };
         let carol = accounts

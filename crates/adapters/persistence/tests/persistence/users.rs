@@ -48,6 +48,7 @@ async fn a_duplicate_email_is_a_conflict_and_records_no_event() {
             .create(&NewUser {
                 email: email("bob@example.com"),
                 password_hash: None,
+                email_verified: false,
                 created_at: at(1),
             })
             .await;
@@ -73,6 +74,7 @@ async fn oauth_accounts_have_no_password_hash_and_unknown_users_are_none() {
             .create(&NewUser {
                 email: email("carol@example.com"),
                 password_hash: None,
+                email_verified: false,
                 created_at: at(0),
             })
             .await
