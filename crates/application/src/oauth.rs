@@ -473,6 +473,7 @@ impl CompleteOAuth {
                         password_hash: None,
                         // The provider's claim is the account's proof, when it made one.
                         email_verified: link.identity.email_verified,
+                        verification: None,
                         created_at: now,
                     };
                     accounts.create_user(&new, &link).await.map(|u| u.id)

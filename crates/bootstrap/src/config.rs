@@ -123,6 +123,10 @@ pub struct AuthConfig {
     pub refresh_token_reuse_grace_seconds: u32,
     /// Absolute lifetime of a session family from its login, in days (1 to 3650).
     pub session_max_age_days: u32,
+    /// Lifetime of a mailed email verification token, in hours (1 to 720).
+    pub email_verify_expire_hours: u32,
+    /// Lifetime of a mailed password reset token, in minutes (5 to 1440).
+    pub password_reset_expire_minutes: u32,
 }
 
 /// Rate limiting settings.
@@ -822,6 +826,13 @@ impl Config {
                     0..=3_600,
                 )?,
                 session_max_age_days: env.within_u32("SESSION_MAX_AGE_DAYS", 30, 1..=3_650)?,
+                // Mailed tokens: verification up to 30 days, reset from 5 minutes to a day.
+                email_verify_expire_hours: env.within_u32("EMAIL_VERIFY_EXPIRE_HOURS", 48, 1..=720)?,
+                password_reset_expire_minutes: env.within_u32(
+                    "PASSWORD_RESET_EXPIRE_MINUTES",
+                    30,
+                    5..=1_440,
+                )?,
             },
             api_versions: ApiVersions { latest, supported },
             features: Features {

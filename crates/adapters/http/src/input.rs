@@ -198,3 +198,47 @@ impl FromFields for Ballot {
         })
     }
 }
+
+/// `POST /auth/verify-email`: `{token}` (its shape is checked by the use case, which answers
+/// every bad token the same way).
+pub(crate) struct MailedToken(pub(crate) String);
+
+impl FromFields for MailedToken {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        fields.string("token").map(|t| Self(t.to_owned()))
+    }
+}
+
+/// `POST /auth/password-reset`: `{email}`.
+pub(crate) struct ResetRequest {
+    /// The normalised address.
+    pub(crate) email: Email,
+}
+
+impl FromFields for ResetRequest {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let email = fields.string("email").map(Email::parse);
+        let email = email.and_then(|r| fields.check("email", r, wire::email));
+        Some(Self { email: email? })
+    }
+}
+
+/// `POST /auth/password-reset/confirm`: `{token, new_password}`.
+pub(crate) struct ResetConfirmation {
+    /// The mailed token, as sent.
+    pub(crate) token: String,
+    /// The new password (8 to 128 characters).
+    pub(crate) new_password: Password,
+}
+
+impl FromFields for ResetConfirmation {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let token = fields.string("token").map(str::to_owned);
+        let password = fields.string("new_password").map(Password::parse);
+        let password = password.and_then(|r| fields.check("new_password", r, wire::password));
+        Some(Self {
+            token: token?,
+            new_password: password?,
+        })
+    }
+}

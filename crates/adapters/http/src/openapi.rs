@@ -244,6 +244,11 @@ fn components() -> Value {
             "OAuthCallbackForm": { "type": "object", "properties": {
                 "state": { "type": "string" }, "code": { "type": "string" }, "error": { "type": "string" },
                 "error_description": { "type": "string" }, "user": { "type": "string" } } },
+            "VerifyEmailRequest": { "type": "object", "required": ["token"], "properties": { "token": { "type": "string" } } },
+            "PasswordResetRequest": { "type": "object", "required": ["email"], "properties": {
+                "email": { "type": "string", "format": "email", "maxLength": 254 } } },
+            "PasswordResetConfirm": { "type": "object", "required": ["token", "new_password"], "properties": {
+                "token": { "type": "string" }, "new_password": { "type": "string", "minLength": 8, "maxLength": 128 } } },
             "Message": { "type": "object", "required": ["message"], "additionalProperties": false, "properties": { "message": { "type": "string" } } },
             // @new-resource: openapi-schemas
             "Health": { "type": "object", "required": ["status"], "properties": { "status": { "type": "string", "enum": ["ok"] } } },

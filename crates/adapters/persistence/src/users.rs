@@ -144,6 +144,9 @@ pub(crate) async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<U
         .returning_col(user::Column::Id);
     let id = returned_id(txn, &insert).await?;
     let id = UserId::new(id);
+    if let Some(verification) = &new.verification {
+        crate::email_tokens::insert_for(txn, id, verification).await?;
+    }
     outbox::append(txn, &new.events(id), instant::now()).await?;
     Ok(User {
         id,

@@ -2,6 +2,7 @@
 //! binary. Every scenario runs against SQLite, and against PostgreSQL when `TEST_DATABASE_URL`
 //! is set (then it is mandatory). One test binary for the crate keeps link time down.
 
+mod account;
 mod auth;
 mod contract;
 mod database_restart;

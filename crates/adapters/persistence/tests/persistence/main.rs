@@ -4,6 +4,7 @@
 //!
 //! One test binary (modules below) keeps link time down.
 
+mod email_tokens;
 mod harness;
 mod lost_connections;
 mod migrations;

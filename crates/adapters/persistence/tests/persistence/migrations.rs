@@ -91,6 +91,7 @@ async fn an_in_memory_sqlite_database_keeps_its_data_across_calls() {
             email: email("memory@example.com"),
             password_hash: None,
             email_verified: false,
+            verification: None,
             created_at: at(0),
         })
         .await

@@ -49,6 +49,7 @@ async fn a_duplicate_email_is_a_conflict_and_records_no_event() {
                 email: email("bob@example.com"),
                 password_hash: None,
                 email_verified: false,
+                verification: None,
                 created_at: at(1),
             })
             .await;
@@ -75,6 +76,7 @@ async fn oauth_accounts_have_no_password_hash_and_unknown_users_are_none() {
                 email: email("carol@example.com"),
                 password_hash: None,
                 email_verified: false,
+                verification: None,
                 created_at: at(0),
             })
             .await
