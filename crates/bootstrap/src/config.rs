@@ -173,6 +173,11 @@ pub struct OutboxConfig {
     /// How long a worker's claim on a batch lasts (`OUTBOX_LEASE_SECONDS`, default 60); must
     /// exceed the webhook timeout.
     pub lease_seconds: u32,
+    /// `SMTP_URL`: when set, the worker mails the mail events (verification, password reset)
+    /// through it, whatever `OUTBOX_SINKS` says.
+    pub smtp_url: Option<SecretString>,
+    /// `EMAIL_FROM`: the sender of those mails (default `keel <no-reply@localhost>`).
+    pub email_from: String,
     /// Worker's operational listener host.
     pub worker_host: String,
     /// Worker's operational listener port.
@@ -881,6 +886,17 @@ impl Config {
                 webhook_secret: env.optional("OUTBOX_WEBHOOK_SECRET").map(SecretString::from),
                 webhook_timeout_seconds: env.within("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", 10, 1..=300)?,
                 lease_seconds: env.within_u32("OUTBOX_LEASE_SECONDS", 60, 1..=86_400)?,
+                smtp_url: match env.optional("SMTP_URL") {
+                    Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
+                        return Err(invalid(
+                            "SMTP_URL",
+                            "(hidden)",
+                            "an smtp://host:port or smtps://user:password@host:465 URL",
+                        ));
+                    }
+                    url => url.map(SecretString::from),
+                },
+                email_from: env.string("EMAIL_FROM", "keel <no-reply@localhost>"),
                 worker_host: env.string("WORKER_HOST", "127.0.0.1"),
                 worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
             },

@@ -8,5 +8,6 @@
 
 mod deploy_metrics;
 mod harness;
+mod mail;
 mod observability;
 mod scenarios;
