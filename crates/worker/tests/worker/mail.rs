@@ -162,3 +162,67 @@ async fn verification_and_reset_mails_arrive_and_their_tokens_work_once() {
         assert!(exit.success(), "[{label}] exit {exit:?}");
     }
 }
+
+/// The `last_error` of the outbox rows of `topic`.
+async fn last_errors(db: &TestDb, topic: &str) -> Vec<(String, String)> {
+    use sea_orm::ConnectionTrait;
+    let sql = format!(
+        "SELECT status, COALESCE(last_error, '') AS last_error FROM outbox_events WHERE topic = '{topic}'"
+    );
+    db.connection()
+        .query_all_raw(sea_orm::Statement::from_string(db.backend(), sql))
+        .await
+        .expect("outbox rows")
+        .iter()
+        .map(|row| {
+            (
+                row.try_get::<String>("", "status").expect("status"),
+                row.try_get::<String>("", "last_error").expect("last_error"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_smtp_server_is_retried_then_dead_letters_the_mail() {
+    let Some(db) = TestDb::all().await.into_iter().next() else {
+        return;
+    };
+    let url = db.url().to_owned();
+    let app = TestApp::spawn(db).await;
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let receiver = Receiver::start(Duration::ZERO).await;
+    let smtp_url = format!("smtp://127.0.0.1:{port}");
+    let mut worker = spawn_worker(
+        &url,
+        &receiver,
+        &[
+            ("SMTP_URL", smtp_url.as_str()),
+            ("OUTBOX_RETRY_MAX_ATTEMPTS", "2"),
+            ("OUTBOX_RETRY_BACKOFF_SECONDS", "1"),
+        ],
+    );
+    worker.ready().await;
+    app.user("unlucky").await;
+    crate::harness::eventually(WAIT, "the mail event dead-lettered", || async {
+        last_errors(&app.db, "mail.verify_email")
+            .await
+            .iter()
+            .any(|(status, _)| status == "failed")
+    })
+    .await;
+    let rows = last_errors(&app.db, "mail.verify_email").await;
+    assert!(
+        rows.iter().all(|(_, error)| error.starts_with("smtp: ")),
+        "{rows:?}"
+    );
+    // The public event went to the webhook regardless.
+    crate::harness::eventually(WAIT, "user.created delivered", || async {
+        receiver.count() >= 1
+    })
+    .await;
+    assert!(worker.terminate(Duration::from_secs(15)).success());
+}
