@@ -35,6 +35,7 @@ COPY crates/adapters/redis/Cargo.toml crates/adapters/redis/
 COPY crates/adapters/telemetry/Cargo.toml crates/adapters/telemetry/
 COPY crates/adapters/webhook/Cargo.toml crates/adapters/webhook/
 COPY crates/adapters/oauth/Cargo.toml crates/adapters/oauth/
+COPY crates/adapters/mail/Cargo.toml crates/adapters/mail/
 COPY crates/bootstrap/Cargo.toml crates/bootstrap/
 COPY crates/api/Cargo.toml crates/api/
 COPY crates/testkit/Cargo.toml crates/testkit/

@@ -6,4 +6,6 @@ export const ERROR_CODES = Object.freeze({
   ALREADY_VOTED: 'already_voted',
   VOTE_NOT_FOUND: 'vote_not_found',
   POST_NOT_FOUND: 'post_not_found',
+  INVALID_VERIFICATION_TOKEN: 'invalid_verification_token',
+  INVALID_RESET_TOKEN: 'invalid_reset_token',
 });

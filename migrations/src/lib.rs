@@ -25,6 +25,8 @@ mod m20261201_000002_outbox_notify;
 mod m20261202_000003_posts_feed_covering;
 mod m20261203_000004_oauth_flows;
 mod m20261207_000005_outbox_notify_after_commit;
+mod m20261208_000006_email_verified;
+mod m20261208_000007_email_tokens;
 // @new-resource: migration-modules
 
 pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000003_posts_feed_covering::Migration),
             Box::new(m20261203_000004_oauth_flows::Migration),
             Box::new(m20261207_000005_outbox_notify_after_commit::Migration),
+            Box::new(m20261208_000006_email_verified::Migration),
+            Box::new(m20261208_000007_email_tokens::Migration),
             // @new-resource: migration-list
         ]
     }
@@ -72,6 +76,8 @@ mod tests {
                 "m20261202_000003_posts_feed_covering",
                 "m20261203_000004_oauth_flows",
                 "m20261207_000005_outbox_notify_after_commit",
+                "m20261208_000006_email_verified",
+                "m20261208_000007_email_tokens",
                 // @new-resource: migration-names
             ]
         );

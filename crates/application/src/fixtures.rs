@@ -36,6 +36,7 @@ pub(crate) fn user(id: i64) -> User {
         id: UserId::new(id),
         email: email(&format!("u{id}@example.com")),
         password_hash: Some(hash()),
+        email_verified: true,
         created_at: now(),
     }
 }
@@ -45,6 +46,7 @@ pub(crate) fn author(id: i64) -> Author {
     Author {
         id: u.id,
         email: u.email,
+        email_verified: u.email_verified,
         created_at: u.created_at,
     }
 }

@@ -407,6 +407,8 @@ impl CompleteOAuth {
             Some(user) => Some(AccountFacts {
                 user,
                 has_provider: accounts.has_provider(user, provider).await?,
+                // Not read by an explicit link (the user proved the account by signing in).
+                email_verified: false,
             }),
             None => None,
         };
@@ -416,6 +418,7 @@ impl CompleteOAuth {
                 Some(user) => Some(AccountFacts {
                     user: user.id,
                     has_provider: accounts.has_provider(user.id, provider).await?,
+                    email_verified: user.email_verified,
                 }),
                 None => None,
             },
@@ -468,6 +471,9 @@ impl CompleteOAuth {
                     let new = NewUser {
                         email,
                         password_hash: None,
+                        // The provider's claim is the account's proof, when it made one.
+                        email_verified: link.identity.email_verified,
+                        verification: None,
                         created_at: now,
                     };
                     accounts.create_user(&new, &link).await.map(|u| u.id)

@@ -347,6 +347,7 @@ async fn tampered_replayed_cross_browser_and_malformed_states_are_invalid() {
                     id: UserId::new(3),
                     email: new.email.clone(),
                     password_hash: None,
+                    email_verified: new.email_verified,
                     created_at: now(),
                 })
             });
@@ -547,6 +548,25 @@ async fn an_unverified_email_matching_an_account_is_refused() {
 }
 
 #[tokio::test]
+async fn a_verified_email_never_joins_an_account_whose_email_is_unverified() {
+    // Someone registered the address with a password: no mailed token proved it.
+    let mut users = MockUsers::new();
+    users.expect_find_by_email().returning(|_| {
+        Ok(Some(User {
+            email_verified: false,
+            ..user(5)
+        }))
+    });
+    let mut a = accounts(None, false);
+    a.expect_link().times(0);
+    let h = harness(Ok(identity("s", Some("u5@example.com"), true)), users, a);
+    assert!(matches!(
+        h.callback(None).await,
+        Err(CallbackError::Refused(LinkRefusal::EmailUnverified))
+    ));
+}
+
+#[tokio::test]
 async fn a_new_identity_without_a_usable_email_is_refused() {
     let h = harness(
         Ok(identity("s", Some("not an email"), true)),
@@ -566,6 +586,7 @@ async fn a_new_identity_with_a_new_email_creates_a_passwordless_user() {
         .withf(|new, link| {
             new.email.as_str() == "new@example.com"
                 && new.password_hash.is_none()
+                && !new.email_verified
                 && link.provider == Provider::Oidc
         })
         .times(1)
@@ -574,6 +595,7 @@ async fn a_new_identity_with_a_new_email_creates_a_passwordless_user() {
                 id: UserId::new(8),
                 email: new.email.clone(),
                 password_hash: None,
+                email_verified: new.email_verified,
                 created_at: now(),
             })
         });

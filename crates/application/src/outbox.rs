@@ -12,6 +12,7 @@
 //!   deliveries once its lease expires, under the same event keys.
 
 use keel_domain::Timestamp;
+use keel_domain::event::Audience;
 use keel_domain::outbox::{
     EventId, FailureOutcome, Jitter, LeasePolicy, OutboxEvent, RetryPolicy, WorkerId,
     last_error_text,
@@ -80,11 +81,14 @@ pub enum RelayError {
     },
 }
 
-/// Delivers due outbox events to every sink, one batch per call (the worker's loop).
+/// Delivers due outbox events to every sink of their [`Audience`], one batch per call (the
+/// worker's loop): public events to the configured sinks (`OUTBOX_SINKS`), mail events (which
+/// carry one-time tokens) to the mail sinks only — never the other way round.
 #[derive(Clone)]
 pub struct RelayOutbox {
     outbox: Arc<dyn Outbox>,
     sinks: Vec<Arc<dyn EventSink>>,
+    mail_sinks: Vec<Arc<dyn EventSink>>,
     clock: Arc<dyn Clock>,
     worker: WorkerId,
     settings: RelaySettings,
@@ -102,10 +106,19 @@ impl RelayOutbox {
         Self {
             outbox,
             sinks,
+            mail_sinks: Vec::new(),
             clock,
             worker,
             settings,
         }
+    }
+
+    /// Delivers [`Audience::Mail`] events to `sink` (the SMTP sender). Without a mail sink
+    /// those events are completed undelivered: no other sink ever sees their tokens.
+    #[must_use]
+    pub fn with_mail_sink(mut self, sink: Arc<dyn EventSink>) -> Self {
+        self.mail_sinks.push(sink);
+        self
     }
 
     /// The worker this relay claims for.
@@ -203,7 +216,11 @@ impl RelayOutbox {
         fields(event_id = event.id.get(), topic = %event.topic)
     )]
     async fn deliver(&self, event: &OutboxEvent) -> Result<(), (&'static str, DeliveryError)> {
-        for sink in &self.sinks {
+        let sinks = match Audience::of_topic(&event.topic) {
+            Audience::Public => &self.sinks,
+            Audience::Mail => &self.mail_sinks,
+        };
+        for sink in sinks {
             sink.deliver(event)
                 .await
                 .map_err(|error| (sink.name(), error))?;

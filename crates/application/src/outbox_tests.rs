@@ -356,3 +356,38 @@ async fn requeue_and_purge_pass_their_scope_and_cutoff() {
     assert_eq!((requeued, purged), (3, 9));
     let _unused = OutboxStats::default();
 }
+
+#[tokio::test]
+async fn mail_events_go_to_the_mail_sink_only_and_public_events_never_do() {
+    let mail_event = OutboxEvent {
+        topic: "mail.password_reset".to_owned(),
+        payload: r#"{"user_id":1,"email":"a@example.com","token":"secret","expires_at":"x"}"#
+            .to_owned(),
+        ..event(2, 0)
+    };
+    let mut outbox = outbox_claiming(vec![event(1, 0), mail_event]);
+    outbox
+        .expect_complete()
+        .withf(|_, completed, _| completed == ids(&[1, 2]).as_slice())
+        .times(1)
+        .returning(|_, _, _| Ok(2));
+    let mut public = MockEventSink::new();
+    public.expect_name().return_const("webhook");
+    public
+        .expect_deliver()
+        .withf(|event| event.topic == "post.created")
+        .times(1)
+        .returning(|_| Ok(()));
+    let mut mail = MockEventSink::new();
+    mail.expect_name().return_const("smtp");
+    mail.expect_deliver()
+        .withf(|event| event.topic == "mail.password_reset")
+        .times(1)
+        .returning(|_| Ok(()));
+    let report = relay(outbox, vec![public], StepClock::new(), 5)
+        .with_mail_sink(Arc::new(mail))
+        .run_batch(&AtomicBool::new(false))
+        .await
+        .expect("batch");
+    assert_eq!(report.delivered, 2);
+}

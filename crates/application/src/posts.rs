@@ -30,6 +30,7 @@ fn author_of(user: &User) -> Author {
     Author {
         id: user.id,
         email: user.email.clone(),
+        email_verified: user.email_verified,
         created_at: user.created_at,
     }
 }

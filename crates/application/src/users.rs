@@ -1,8 +1,11 @@
 //! Registration and user lookup.
 
+use crate::account::mail_request;
+use keel_domain::email_token::TokenPurpose;
 use keel_domain::user::{Email, NewUser, Password, User, UserId};
-use keel_ports::{Clock, HashError, PasswordHasher, StoreError, Users};
+use keel_ports::{Clock, HashError, PasswordHasher, Random, StoreError, Users};
 use std::sync::Arc;
+use time::Duration;
 
 /// Why a registration failed.
 #[derive(Debug, thiserror::Error)]
@@ -27,25 +30,32 @@ impl From<StoreError> for RegisterError {
     }
 }
 
-/// Registers a user with an e-mail address and a password (`POST /users`).
+/// Registers a user with an e-mail address and a password (`POST /users`); the registration
+/// stores a verification token and its mail event with the user.
 #[derive(Clone)]
 pub struct RegisterUser {
     users: Arc<dyn Users>,
     hasher: Arc<dyn PasswordHasher>,
+    random: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
+    verify_lifetime: Duration,
 }
 
 impl RegisterUser {
-    /// Wires the use case.
+    /// Wires the use case; verification tokens live `verify_lifetime`.
     pub fn new(
         users: Arc<dyn Users>,
         hasher: Arc<dyn PasswordHasher>,
+        random: Arc<dyn Random>,
         clock: Arc<dyn Clock>,
+        verify_lifetime: Duration,
     ) -> Self {
         Self {
             users,
             hasher,
+            random,
             clock,
+            verify_lifetime,
         }
     }
 
@@ -61,10 +71,20 @@ impl RegisterUser {
             return Err(RegisterError::EmailAlreadyRegistered);
         }
         let password_hash = self.hasher.hash(&password).await?;
+        let now = self.clock.now();
+        let verification = mail_request(
+            self.random.as_ref(),
+            email.clone(),
+            TokenPurpose::VerifyEmail,
+            now,
+            self.verify_lifetime,
+        );
         let new = NewUser {
             email,
             password_hash: Some(password_hash),
-            created_at: self.clock.now(),
+            email_verified: false,
+            verification: Some(verification),
+            created_at: now,
         };
         let user = self.users.create(&new).await?;
         tracing::info!(user_id = user.id.get(), "user registered");
@@ -112,7 +132,13 @@ mod tests {
     use keel_ports::{MockPasswordHasher, MockUsers};
 
     fn register(users: MockUsers, hasher: MockPasswordHasher) -> RegisterUser {
-        RegisterUser::new(Arc::new(users), Arc::new(hasher), fixed_clock())
+        RegisterUser::new(
+            Arc::new(users),
+            Arc::new(hasher),
+            random(),
+            fixed_clock(),
+            Duration::hours(48),
+        )
     }
 
     #[tokio::test]
@@ -124,6 +150,12 @@ mod tests {
             .withf(|new| {
                 new.email.as_str() == "a@example.com"
                     && new.password_hash == Some(hash())
+                    && !new.email_verified
+                    && new.verification.as_ref().is_some_and(|v| {
+                        v.purpose == TokenPurpose::VerifyEmail
+                            && v.email == new.email
+                            && v.expires_at == now().plus(Duration::hours(48))
+                    })
                     && new.created_at == now()
             })
             .returning(|new| {
@@ -131,6 +163,7 @@ mod tests {
                     id: UserId::new(1),
                     email: new.email.clone(),
                     password_hash: new.password_hash.clone(),
+                    email_verified: new.email_verified,
                     created_at: new.created_at,
                 })
             });

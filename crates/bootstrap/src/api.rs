@@ -11,6 +11,9 @@
 
 use crate::config::Config;
 use anyhow::Context;
+use keel_application::account::{
+    RequestPasswordReset, ResendVerification, ResetPassword, TokenLifetimes, VerifyEmail,
+};
 use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
 use keel_application::oauth::{
     AccountPorts, CompleteOAuth, FlowPolicy, OAuthProviders, StartOAuth,
@@ -32,11 +35,11 @@ use keel_http::{
     EdgeSettings, HttpSettings, OAuthSettings, Readiness, ReadinessReport, ShutdownFlag, UseCases,
 };
 use keel_persistence::{
-    SeaOAuthAccounts, SeaOAuthFlows, SeaPosts, SeaSessions, SeaUsers, SeaVotes,
+    SeaEmailTokens, SeaOAuthAccounts, SeaOAuthFlows, SeaPosts, SeaSessions, SeaUsers, SeaVotes,
 };
 use keel_ports::{
-    Clock, IdentityProvider, OAuthAccounts, OAuthFlows, OutboxWaker, PasswordHasher, Posts, Random,
-    RateLimiter, Sessions, TokenCodec, Users, Votes,
+    Clock, EmailTokens, IdentityProvider, OAuthAccounts, OAuthFlows, OutboxWaker, PasswordHasher,
+    Posts, Random, RateLimiter, Sessions, TokenCodec, Users, Votes,
 };
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
@@ -219,6 +222,8 @@ pub struct SharedAdapters {
     /// The Redis flow store; `None`: flows live in the database.
     redis_flows: Option<Arc<dyn OAuthFlows>>,
     flow_policy: FlowPolicy,
+    /// How long mailed tokens live.
+    token_lifetimes: TokenLifetimes,
     /// Wakes the outbox's workers after a commit that recorded events.
     waker: Arc<dyn OutboxWaker>,
 }
@@ -253,6 +258,10 @@ impl SharedAdapters {
             reuse_grace: crate::config::span(auth.refresh_token_reuse_grace),
             max_age: crate::config::span(auth.session_max_age),
         };
+        let token_lifetimes = TokenLifetimes {
+            verify_email: crate::config::span(auth.email_verify_expire),
+            reset_password: crate::config::span(auth.password_reset_expire),
+        };
         let rate_limit = rate_limiter(config, redis, tokens.clone(), clock.clone())?;
         let providers = OAuthProviders::new(identity_providers(config)?);
         let redis_flows = redis.map(|pool| -> Arc<dyn OAuthFlows> {
@@ -279,6 +288,7 @@ impl SharedAdapters {
             providers,
             redis_flows,
             flow_policy,
+            token_lifetimes,
             waker,
         })
     }
@@ -293,8 +303,11 @@ impl SharedAdapters {
         let waker = self.waker.clone();
         let users: Arc<dyn Users> = Arc::new(SeaUsers::new(db.clone(), waker.clone()));
         let posts: Arc<dyn Posts> = Arc::new(SeaPosts::new(db.clone(), waker.clone()));
-        let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone(), waker));
+        let votes: Arc<dyn Votes> = Arc::new(SeaVotes::new(db.clone(), waker.clone()));
         let sessions: Arc<dyn Sessions> = Arc::new(SeaSessions::new(db.clone()));
+        let email_tokens: Arc<dyn EmailTokens> =
+            Arc::new(SeaEmailTokens::new(db.clone(), waker.clone()));
+        let lifetimes = self.token_lifetimes;
         // @new-resource: bootstrap-repositories
         let flows: Arc<dyn OAuthFlows> = match &self.redis_flows {
             Some(flows) => flows.clone(),
@@ -329,7 +342,27 @@ impl SharedAdapters {
                 // @new-resource: bootstrap-use-cases
             ],
             authenticate: Authenticate::new(tokens.clone(), users.clone(), clock.clone()),
-            register: RegisterUser::new(users.clone(), hasher.clone(), clock.clone()),
+            register: RegisterUser::new(
+                users.clone(),
+                hasher.clone(),
+                Arc::new(OsRandom),
+                clock.clone(),
+                lifetimes.verify_email,
+            ),
+            verify_email: VerifyEmail::new(email_tokens.clone(), clock.clone()),
+            resend_verification: ResendVerification::new(
+                email_tokens.clone(),
+                Arc::new(OsRandom),
+                clock.clone(),
+                lifetimes.verify_email,
+            ),
+            request_password_reset: RequestPasswordReset::new(
+                email_tokens.clone(),
+                Arc::new(OsRandom),
+                clock.clone(),
+                lifetimes.reset_password,
+            ),
+            reset_password: ResetPassword::new(email_tokens, hasher.clone(), clock.clone()),
             get_user: GetUser::new(users.clone()),
             login: Login::new(
                 users,

@@ -123,6 +123,12 @@ pub struct AuthConfig {
     /// Absolute lifetime of a session family from its login (`SESSION_MAX_AGE_DAYS`, at most
     /// ten years).
     pub session_max_age: Duration,
+    /// Lifetime of a mailed email verification token (`EMAIL_VERIFY_EXPIRE_HOURS`, 1 hour to
+    /// 30 days).
+    pub email_verify_expire: Duration,
+    /// Lifetime of a mailed password reset token (`PASSWORD_RESET_EXPIRE_MINUTES`, 5 minutes
+    /// to a day).
+    pub password_reset_expire: Duration,
 }
 
 /// Rate limiting settings.
@@ -169,6 +175,11 @@ pub struct OutboxConfig {
     /// How long a worker's claim on a batch lasts (`OUTBOX_LEASE_SECONDS`, default 60 s); must
     /// exceed the webhook timeout.
     pub lease: Duration,
+    /// `SMTP_URL`: when set, the worker mails the mail events (verification, password reset)
+    /// through it, whatever `OUTBOX_SINKS` says.
+    pub smtp_url: Option<SecretString>,
+    /// `EMAIL_FROM`: the sender of those mails (default `keel <no-reply@localhost>`).
+    pub email_from: String,
     /// Worker's operational listener host.
     pub worker_host: String,
     /// Worker's operational listener port.
@@ -603,6 +614,7 @@ pub fn span(duration: Duration) -> time::Duration {
 enum Unit {
     Seconds,
     Minutes,
+    Hours,
     Days,
 }
 
@@ -611,6 +623,7 @@ impl Unit {
         match self {
             Unit::Seconds => 1,
             Unit::Minutes => 60,
+            Unit::Hours => 3_600,
             Unit::Days => 86_400,
         }
     }
@@ -619,6 +632,7 @@ impl Unit {
         match self {
             Unit::Seconds => "seconds",
             Unit::Minutes => "minutes",
+            Unit::Hours => "hours",
             Unit::Days => "days",
         }
     }
@@ -794,6 +808,19 @@ impl AuthConfig {
                 0..=3_600,
             )?,
             session_max_age: env.duration("SESSION_MAX_AGE_DAYS", Unit::Days, 30, 1..=3_650)?,
+            // Mailed tokens: verification up to 30 days, reset from 5 minutes to a day.
+            email_verify_expire: env.duration(
+                "EMAIL_VERIFY_EXPIRE_HOURS",
+                Unit::Hours,
+                48,
+                1..=720,
+            )?,
+            password_reset_expire: env.duration(
+                "PASSWORD_RESET_EXPIRE_MINUTES",
+                Unit::Minutes,
+                30,
+                5..=1_440,
+            )?,
         })
     }
 }
@@ -912,6 +939,17 @@ impl OutboxConfig {
                 1..=300,
             )?,
             lease: env.duration("OUTBOX_LEASE_SECONDS", Unit::Seconds, 60, 1..=86_400)?,
+            smtp_url: match env.optional("SMTP_URL") {
+                Some(url) if !(url.starts_with("smtp://") || url.starts_with("smtps://")) => {
+                    return Err(invalid(
+                        "SMTP_URL",
+                        "(hidden)",
+                        "an smtp://host:port or smtps://user:password@host:465 URL",
+                    ));
+                }
+                url => url.map(SecretString::from),
+            },
+            email_from: env.string("EMAIL_FROM", "keel <no-reply@localhost>"),
             worker_host: env.string("WORKER_HOST", "127.0.0.1"),
             worker_port: env.parse("WORKER_PORT", 9000, "a port number (0-65535)")?,
         })

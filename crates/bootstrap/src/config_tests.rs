@@ -533,6 +533,11 @@ fn values_out_of_their_sane_range_are_refused_at_start() {
         ("OUTBOX_WEBHOOK_TIMEOUT_SECONDS", "301", "from 1 to 300"),
         ("OUTBOX_LEASE_SECONDS", "86401", "from 1 to 86400"),
         ("OAUTH_STATE_EXPIRE_SECONDS", "3601", "from 1 to 3600"),
+        ("SMTP_URL", "http://mail.example.com", "smtp://"),
+        ("EMAIL_VERIFY_EXPIRE_HOURS", "0", "from 1 to 720"),
+        ("EMAIL_VERIFY_EXPIRE_HOURS", "721", "from 1 to 720"),
+        ("PASSWORD_RESET_EXPIRE_MINUTES", "4", "from 5 to 1440"),
+        ("PASSWORD_RESET_EXPIRE_MINUTES", "1441", "from 5 to 1440"),
         ("OAUTH_HTTP_TIMEOUT_SECONDS", "301", "from 1 to 300"),
         (
             "SECURITY_HSTS_MAX_AGE_SECONDS",

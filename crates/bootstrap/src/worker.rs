@@ -92,7 +92,40 @@ pub fn delivery_budget(config: &Config) -> Duration {
             OutboxSink::Webhook => outbox.webhook_timeout,
         })
         .sum();
-    sinks + Duration::from_secs(1)
+    // A mail event goes to the SMTP sink alone, a public event to the others.
+    let mail = if outbox.smtp_url.is_some() {
+        SMTP_TIMEOUT
+    } else {
+        Duration::ZERO
+    };
+    sinks.max(mail) + Duration::from_secs(1)
+}
+
+/// Bound of one SMTP conversation (connect, TLS, EHLO, AUTH, MAIL, RCPT, DATA, QUIT).
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The mail sink when `SMTP_URL` is set: links in the mails start with
+/// `OAUTH_PUBLIC_BASE_URL` (the public origin serving the GUI), else `http://HOST:PORT`.
+///
+/// # Errors
+/// An unusable `SMTP_URL` or `EMAIL_FROM`.
+pub fn mail_sink(config: &Config) -> anyhow::Result<Option<Arc<dyn EventSink>>> {
+    let Some(url) = &config.outbox.smtp_url else {
+        return Ok(None);
+    };
+    let link_base = config
+        .oauth
+        .public_base_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}:{}", config.host, config.port));
+    let sink = keel_mail::SmtpMailSink::new(&keel_mail::MailSettings {
+        smtp_url: url.expose_secret().to_owned(),
+        from: config.outbox.email_from.clone(),
+        link_base,
+        timeout: SMTP_TIMEOUT,
+    })
+    .context("invalid configuration: SMTP_URL / EMAIL_FROM")?;
+    Ok(Some(Arc::new(sink)))
 }
 
 /// How long shutdown waits for the relay: the delivery in flight plus recording the batch.
@@ -243,13 +276,16 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningWorker> {
     let outbox_metrics = OutboxMetrics::register(&metrics).context("registering metrics")?;
     let stop = Stop::new();
 
-    let relay = RelayOutbox::new(
+    let mut relay = RelayOutbox::new(
         outbox.clone(),
         sinks,
         clock.clone(),
         worker.clone(),
         settings,
     );
+    if let Some(mail) = mail_sink(config)? {
+        relay = relay.with_mail_sink(mail);
+    }
     let relay = if config.features.background_jobs {
         tokio::spawn(relay_loop(
             relay,

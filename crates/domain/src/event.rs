@@ -9,9 +9,36 @@
 //! | `post.created`, `post.updated`, `post.deleted` | `{post_id, owner_id}` |
 //! | `vote.created`, `vote.deleted` | `{post_id, user_id}` |
 //! <!-- @new-resource: event-doc -->
+//!
+//! Mail events (`mail.verify_email`, `mail.password_reset`: `{user_id, email, token,
+//! expires_at}`) carry a raw one-time token. They are not part of the public contract: their
+//! [`Audience`] is [`Audience::Mail`], so only the mail sender ever receives them.
 
+use crate::email_token::EmailToken;
 use crate::post::PostId;
 use crate::user::{Email, UserId};
+
+/// Who may receive an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// Every configured sink (`OUTBOX_SINKS`): the public events.
+    Public,
+    /// The mail sender only: the event carries a secret (a one-time token).
+    Mail,
+}
+
+impl Audience {
+    /// The audience of events published under `topic`: `mail.*` topics are for the mail
+    /// sender, every other topic is public.
+    #[must_use]
+    pub fn of_topic(topic: &str) -> Audience {
+        if topic.starts_with("mail.") {
+            Audience::Mail
+        } else {
+            Audience::Public
+        }
+    }
+}
 
 /// Something that happened, recorded with the change that caused it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +86,28 @@ pub enum DomainEvent {
         /// The voter.
         user_id: UserId,
     },
+    /// A registration (or a resend) asks the owner of `email` to prove it.
+    EmailVerificationRequested {
+        /// The account.
+        user_id: UserId,
+        /// Where the mail goes.
+        email: Email,
+        /// The raw one-time token (secret).
+        token: EmailToken,
+        /// Its expiry, RFC 3339.
+        expires_at: String,
+    },
+    /// Someone asked for a password reset of the account with `email`.
+    PasswordResetRequested {
+        /// The account.
+        user_id: UserId,
+        /// Where the mail goes.
+        email: Email,
+        /// The raw one-time token (secret).
+        token: EmailToken,
+        /// Its expiry, RFC 3339.
+        expires_at: String,
+    },
     // @new-resource: event-variants
 }
 
@@ -73,8 +122,16 @@ impl DomainEvent {
             Self::PostDeleted { .. } => "post.deleted",
             Self::VoteCreated { .. } => "vote.created",
             Self::VoteDeleted { .. } => "vote.deleted",
+            Self::EmailVerificationRequested { .. } => "mail.verify_email",
+            Self::PasswordResetRequested { .. } => "mail.password_reset",
             // @new-resource: event-topics
         }
+    }
+
+    /// Who may receive the event ([`Audience::of_topic`] of its topic).
+    #[must_use]
+    pub fn audience(&self) -> Audience {
+        Audience::of_topic(self.topic())
     }
 }
 
@@ -129,6 +186,9 @@ mod topic_tests {
         ];
         for (event, topic) in cases {
             assert_eq!(event.topic(), topic);
+            assert_eq!(event.audience(), Audience::Public);
         }
+        assert_eq!(Audience::of_topic("mail.verify_email"), Audience::Mail);
+        assert_eq!(Audience::of_topic("mailbox.created"), Audience::Public);
     }
 }

@@ -14,12 +14,14 @@
 //! - the outbox delivery rules: retry schedule with jitter, dead letter, lease expiry
 //!   ([`outbox`]);
 //! - OAuth providers and the identities they vouch for ([`oauth`]);
+//! - one-time mailed tokens for email verification and password reset ([`email_token`]);
 //! - the timestamp precision every stored instant has ([`Timestamp`]).
 //!
 //! With the `serde` feature the value types and event payloads implement `Serialize`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod email_token;
 pub mod event;
 pub mod oauth;
 pub mod outbox;

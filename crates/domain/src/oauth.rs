@@ -341,6 +341,10 @@ pub struct AccountFacts {
     pub user: UserId,
     /// Whether the user already has an identity of the flow's provider.
     pub has_provider: bool,
+    /// Whether the account's own email is verified (by a mailed token or the provider that
+    /// created it). Only read for [`LinkFacts::email_account`]: an explicit link does not
+    /// depend on it.
+    pub email_verified: bool,
 }
 
 /// Everything [`decide`] looks at, gathered by the use case.
@@ -382,7 +386,8 @@ pub enum LinkRefusal {
     /// → 422 `oauth_email_required`.
     #[error("the provider did not share an email address")]
     EmailRequired,
-    /// The email matches an account but the provider did not verify it
+    /// The email matches an account but the provider did not verify it, or the account's own
+    /// email is not verified (anyone can register an address with a password)
     /// → 409 `oauth_email_unverified`.
     #[error("the provider has not verified this email address")]
     EmailUnverified,
@@ -398,7 +403,9 @@ pub enum LinkRefusal {
 /// The account rules (docs/contract.md, "Accounts and OAuth identities"): a known identity logs its user in; in a `link/start` flow the
 /// identity is attached to the signed-in user unless it belongs to someone else or that user
 /// already has this provider; otherwise a new identity links to the account with its email only
-/// when the provider verified that email, and creates a user when no account has it.
+/// when the provider verified that email AND the account's email is verified (else an attacker
+/// who registered the address first would keep a way in), and creates a user when no account
+/// has it.
 #[must_use]
 pub fn decide(facts: &LinkFacts) -> LinkDecision {
     if let Some(intent) = facts.link_intent {
@@ -416,7 +423,9 @@ pub fn decide(facts: &LinkFacts) -> LinkDecision {
         return LinkDecision::Refuse(LinkRefusal::EmailRequired);
     };
     match facts.email_account {
-        Some(_) if !facts.email_verified => LinkDecision::Refuse(LinkRefusal::EmailUnverified),
+        Some(account) if !(facts.email_verified && account.email_verified) => {
+            LinkDecision::Refuse(LinkRefusal::EmailUnverified)
+        }
         Some(account) if account.has_provider => {
             LinkDecision::Refuse(LinkRefusal::ProviderAlreadyLinked)
         }
@@ -576,6 +585,7 @@ mod tests {
         AccountFacts {
             user: UserId::new(id),
             has_provider,
+            email_verified: true,
         }
     }
 
@@ -612,6 +622,16 @@ mod tests {
             decide(&LinkFacts {
                 email_account: Some(account(2, false)),
                 email_verified: false,
+                ..facts()
+            }),
+            LinkDecision::Refuse(LinkRefusal::EmailUnverified)
+        );
+        assert_eq!(
+            decide(&LinkFacts {
+                email_account: Some(AccountFacts {
+                    email_verified: false,
+                    ..account(2, false)
+                }),
                 ..facts()
             }),
             LinkDecision::Refuse(LinkRefusal::EmailUnverified)

@@ -124,6 +124,8 @@ pub enum RevocationReason {
     ReuseDetected,
     /// The user revoked the session from the session list.
     RevokedByUser,
+    /// The password was reset with a mailed token: every session of the account ends.
+    PasswordReset,
 }
 
 impl RevocationReason {
@@ -135,6 +137,7 @@ impl RevocationReason {
             Self::LogoutAll => "logout_all",
             Self::ReuseDetected => "reuse_detected",
             Self::RevokedByUser => "revoked_by_user",
+            Self::PasswordReset => "password_reset",
         }
     }
 
@@ -146,6 +149,7 @@ impl RevocationReason {
             Self::LogoutAll,
             Self::ReuseDetected,
             Self::RevokedByUser,
+            Self::PasswordReset,
         ]
         .into_iter()
         .find(|reason| reason.as_str() == name)
@@ -625,6 +629,7 @@ mod tests {
             RevocationReason::LogoutAll,
             RevocationReason::ReuseDetected,
             RevocationReason::RevokedByUser,
+            RevocationReason::PasswordReset,
         ] {
             assert_eq!(RevocationReason::from_name(reason.as_str()), Some(reason));
         }

@@ -4,6 +4,7 @@
 //! it. A [`Password`] always satisfies the length policy and never prints itself.
 
 use crate::Timestamp;
+use crate::email_token::MailRequest;
 use crate::event::DomainEvent;
 use std::fmt;
 
@@ -213,6 +214,9 @@ pub struct User {
     pub email: Email,
     /// `None` for accounts created through an OAuth provider.
     pub password_hash: Option<PasswordHash>,
+    /// Whether the address is proven to be the owner's: a mailed token came back, or the
+    /// provider that created the account verified it.
+    pub email_verified: bool,
     /// When the account was created.
     pub created_at: Timestamp,
 }
@@ -224,6 +228,12 @@ pub struct NewUser {
     pub email: Email,
     /// Hash of the chosen password.
     pub password_hash: Option<PasswordHash>,
+    /// Whether the address is already proven (an OAuth provider verified it); a registration
+    /// with a password starts unverified.
+    pub email_verified: bool,
+    /// The verification token to store and mail with the registration, if the address is to
+    /// be proven.
+    pub verification: Option<MailRequest>,
     /// Registration time.
     pub created_at: Timestamp,
 }
@@ -232,10 +242,12 @@ impl NewUser {
     /// The events a registration emits once the store has given the user its id.
     #[must_use]
     pub fn events(&self, id: UserId) -> Vec<DomainEvent> {
-        vec![DomainEvent::UserCreated {
+        let mut events = vec![DomainEvent::UserCreated {
             user_id: id,
             email: self.email.clone(),
-        }]
+        }];
+        events.extend(self.verification.as_ref().map(|request| request.event(id)));
+        events
     }
 }
 
@@ -342,6 +354,8 @@ mod tests {
         let new = NewUser {
             email: Email::parse("a@example.com").expect("valid"),
             password_hash: None,
+            email_verified: false,
+            verification: None,
             created_at: Timestamp::from_unix_seconds(0).expect("epoch"),
         };
         assert_eq!(
@@ -351,5 +365,20 @@ mod tests {
                 email: new.email.clone()
             }]
         );
+        let request = crate::email_token::MailRequest::new(
+            new.email.clone(),
+            crate::email_token::TokenPurpose::VerifyEmail,
+            [9; crate::email_token::TOKEN_BYTES],
+            new.created_at,
+            time::Duration::hours(48),
+        );
+        let verifying = NewUser {
+            verification: Some(request.clone()),
+            ..new
+        };
+        let events = verifying.events(UserId::new(7));
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1], request.event(UserId::new(7)));
+        assert_eq!(events[1].topic(), "mail.verify_email");
     }
 }

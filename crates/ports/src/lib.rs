@@ -19,6 +19,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+mod email_tokens;
 mod error;
 mod hasher;
 mod oauth;
@@ -37,6 +38,7 @@ mod waker;
 // @new-resource: ports-modules
 
 pub use clock::Clock;
+pub use email_tokens::EmailTokens;
 pub use error::{BoxError, ErrorChain, StoreError};
 pub use hasher::{HashError, PasswordHasher};
 pub use oauth::{AuthorizeRequest, CodeExchange, IdentityProvider, ProviderError};
@@ -56,6 +58,8 @@ pub use waker::OutboxWaker;
 
 #[cfg(feature = "mocks")]
 pub use clock::MockClock;
+#[cfg(feature = "mocks")]
+pub use email_tokens::MockEmailTokens;
 #[cfg(feature = "mocks")]
 pub use hasher::MockPasswordHasher;
 #[cfg(feature = "mocks")]

@@ -15,6 +15,8 @@ pub struct Author {
     pub id: UserId,
     /// Address.
     pub email: Email,
+    /// Whether the address is verified.
+    pub email_verified: bool,
     /// Registration time.
     pub created_at: Timestamp,
 }

@@ -83,6 +83,9 @@ pub struct UserOut {
     id: i64,
     #[schemars(email)]
     email: String,
+    /// Whether the address was proven (a verification mail, a password reset, or a provider
+    /// that verified it).
+    email_verified: bool,
     #[schemars(schema_with = "schema::timestamp")]
     created_at: String,
 }
@@ -92,6 +95,7 @@ impl From<&User> for UserOut {
         Self {
             id: user.id.get(),
             email: user.email.as_str().to_owned(),
+            email_verified: user.email_verified,
             created_at: user.created_at.to_rfc3339(),
         }
     }
@@ -102,6 +106,7 @@ impl From<&Author> for UserOut {
         Self {
             id: author.id.get(),
             email: author.email.as_str().to_owned(),
+            email_verified: author.email_verified,
             created_at: author.created_at.to_rfc3339(),
         }
     }
@@ -235,6 +240,7 @@ mod tests {
         UserOut {
             id: 1,
             email: "a@example.com".to_owned(),
+            email_verified: true,
             created_at: "2026-11-28T12:00:00.000000Z".to_owned(),
         }
     }

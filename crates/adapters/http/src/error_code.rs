@@ -88,6 +88,10 @@ error_codes! {
     InvalidRefreshToken = "invalid_refresh_token",
     /// 404: no session of the caller has this id.
     SessionNotFound = "session_not_found",
+    /// 400: the email verification token is unknown, tampered, used or expired.
+    InvalidVerificationToken = "invalid_verification_token",
+    /// 400: the password reset token is unknown, tampered, used or expired.
+    InvalidResetToken = "invalid_reset_token",
     // --- users, posts, votes
     /// 409: the email belongs to an account already.
     EmailAlreadyRegistered = "email_already_registered",

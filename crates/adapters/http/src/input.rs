@@ -199,6 +199,50 @@ impl FromFields for Ballot {
     }
 }
 
+/// `POST /auth/verify-email`: `{token}` (its shape is checked by the use case, which answers
+/// every bad token the same way).
+pub(crate) struct MailedToken(pub(crate) String);
+
+impl FromFields for MailedToken {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        fields.string("token").map(|t| Self(t.to_owned()))
+    }
+}
+
+/// `POST /auth/password-reset`: `{email}`.
+pub(crate) struct ResetRequest {
+    /// The normalised address.
+    pub(crate) email: Email,
+}
+
+impl FromFields for ResetRequest {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let email = fields.string("email").map(Email::parse);
+        let email = email.and_then(|r| fields.check("email", r, wire::email));
+        Some(Self { email: email? })
+    }
+}
+
+/// `POST /auth/password-reset/confirm`: `{token, new_password}`.
+pub(crate) struct ResetConfirmation {
+    /// The mailed token, as sent.
+    pub(crate) token: String,
+    /// The new password (8 to 128 characters).
+    pub(crate) new_password: Password,
+}
+
+impl FromFields for ResetConfirmation {
+    fn read(fields: &mut Fields<'_>) -> Option<Self> {
+        let token = fields.string("token").map(str::to_owned);
+        let password = fields.string("new_password").map(Password::parse);
+        let password = password.and_then(|r| fields.check("new_password", r, wire::password));
+        Some(Self {
+            token: token?,
+            new_password: password?,
+        })
+    }
+}
+
 /// The wire shapes of the request bodies, for the OpenAPI document only.
 ///
 /// The typed inputs above are read field by field (every failed field is reported, in the
@@ -301,5 +345,29 @@ pub(crate) mod shape {
         error_description: String,
         #[serde(default)]
         user: String,
+    }
+
+    /// `VerifyEmailRequest`: the token of a verification mail.
+    // `MailedToken` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct VerifyEmailRequest {
+        token: String,
+    }
+
+    /// `PasswordResetRequest`: the address to send a reset mail to.
+    // `ResetRequest` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct PasswordResetRequest {
+        #[schemars(email, length(max = 254))]
+        email: String,
+    }
+
+    /// `PasswordResetConfirm`: the token of a reset mail and the new password.
+    // `ResetConfirmation` as sent.
+    #[derive(ApiComponent, JsonSchema)]
+    pub(crate) struct PasswordResetConfirm {
+        token: String,
+        #[schemars(length(min = 8, max = 128))]
+        new_password: String,
     }
 }

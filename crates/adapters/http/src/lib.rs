@@ -34,6 +34,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{App, Error, web};
+use keel_application::account::{
+    RequestPasswordReset, ResendVerification, ResetPassword, VerifyEmail,
+};
 use keel_application::auth::{Authenticate, Login, Logout, LogoutAll, RefreshSession};
 use keel_application::oauth::{CompleteOAuth, StartOAuth};
 use keel_application::posts::{CreatePost, DeletePost, GetPost, ListPosts, UpdatePost};
@@ -63,6 +66,10 @@ pub struct UseCases {
     pub logout_all: LogoutAll,
     pub list_sessions: ListSessions,
     pub revoke_session: RevokeSession,
+    pub verify_email: VerifyEmail,
+    pub resend_verification: ResendVerification,
+    pub request_password_reset: RequestPasswordReset,
+    pub reset_password: ResetPassword,
     pub list_posts: ListPosts,
     pub get_post: GetPost,
     pub create_post: CreatePost,
@@ -214,6 +221,10 @@ pub fn build_app(
         .app_data(web::Data::new(u.logout_all))
         .app_data(web::Data::new(u.list_sessions))
         .app_data(web::Data::new(u.revoke_session))
+        .app_data(web::Data::new(u.verify_email))
+        .app_data(web::Data::new(u.resend_verification))
+        .app_data(web::Data::new(u.request_password_reset))
+        .app_data(web::Data::new(u.reset_password))
         .app_data(web::Data::new(u.list_posts))
         .app_data(web::Data::new(u.get_post))
         .app_data(web::Data::new(u.create_post))

@@ -11,6 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use apistos::ApiComponent;
+use keel_application::account::{ResetPasswordError, VerifyEmailError};
 use keel_application::auth::{AuthenticateError, LoginError, LogoutError, RefreshError};
 use keel_application::posts::PostError;
 use keel_application::sessions::RevokeSessionError;
@@ -310,6 +311,33 @@ impl From<RegisterError> for Problem {
             ),
             RegisterError::Hash(e) => Self::internal(&e),
             RegisterError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<VerifyEmailError> for Problem {
+    fn from(error: VerifyEmailError) -> Self {
+        match error {
+            VerifyEmailError::InvalidToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidVerificationToken,
+                "Invalid or expired verification token",
+            ),
+            VerifyEmailError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for Problem {
+    fn from(error: ResetPasswordError) -> Self {
+        match error {
+            ResetPasswordError::InvalidToken => Self::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidResetToken,
+                "Invalid or expired password reset token",
+            ),
+            ResetPasswordError::Hash(e) => Self::internal(&e),
+            ResetPasswordError::Store(e) => e.into(),
         }
     }
 }

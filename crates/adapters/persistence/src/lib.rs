@@ -23,6 +23,7 @@
 //! Repositories are cheap to clone: they hold a [`sea_orm::DatabaseConnection`] (a pool).
 
 mod connection;
+mod email_tokens;
 pub mod entity;
 mod error;
 mod instant;
@@ -43,6 +44,7 @@ pub use connection::{
     PoolStats, connect, connect_per_worker, default_pool_size, ping, pool_stats, pools_stats,
     split_pool,
 };
+pub use email_tokens::SeaEmailTokens;
 pub use migrate::{migrate_down, migrate_fresh, migrate_status, migrate_up};
 pub use oauth::{SeaOAuthAccounts, SeaOAuthFlows};
 pub use outbox_store::{ListenError, OutboxListener, SeaOutbox, Wake};

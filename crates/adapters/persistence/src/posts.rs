@@ -328,6 +328,7 @@ fn views() -> Select<post::Entity> {
             post::Column::VotesCount,
         ])
         .column_as(user::Column::Email, "owner_email")
+        .column_as(user::Column::EmailVerified, "owner_email_verified")
         .column_as(user::Column::CreatedAt, "owner_created_at")
         .join(JoinType::InnerJoin, post::Relation::Owner.def())
 }
@@ -372,6 +373,7 @@ struct ViewRow {
     owner_id: i64,
     votes_count: i64,
     owner_email: String,
+    owner_email_verified: bool,
     owner_created_at: OffsetDateTime,
 }
 
@@ -380,6 +382,7 @@ impl ViewRow {
         let owner = Author {
             id: UserId::new(self.owner_id),
             email: stored_email(self.owner_id, &self.owner_email)?,
+            email_verified: self.owner_email_verified,
             created_at: instant::read(self.owner_created_at),
         };
         let post = to_domain(post::Model {

@@ -293,7 +293,7 @@ async fn apply(
     Ok(())
 }
 
-async fn revoke_families(
+pub(crate) async fn revoke_families(
     txn: &DatabaseTransaction,
     user: UserId,
     reason: RevocationReason,

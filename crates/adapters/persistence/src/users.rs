@@ -124,9 +124,10 @@ impl Users for SeaUsers {
 
 pub(crate) async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<User, StoreError> {
     let backend = txn.get_database_backend();
-    let row: [Expr; 3] = [
+    let row: [Expr; 4] = [
         new.email.as_str().into(),
         Value::String(new.password_hash.as_ref().map(|h| h.as_str().to_owned())).into(),
+        new.email_verified.into(),
         instant::value(backend, new.created_at).into(),
     ];
     let mut insert = Query::insert();
@@ -135,6 +136,7 @@ pub(crate) async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<U
         .columns([
             user::Column::Email,
             user::Column::PasswordHash,
+            user::Column::EmailVerified,
             user::Column::CreatedAt,
         ])
         .values(row)
@@ -142,11 +144,15 @@ pub(crate) async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<U
         .returning_col(user::Column::Id);
     let id = returned_id(txn, &insert).await?;
     let id = UserId::new(id);
+    if let Some(verification) = &new.verification {
+        crate::email_tokens::insert_for(txn, id, verification).await?;
+    }
     outbox::append(txn, &new.events(id), instant::now()).await?;
     Ok(User {
         id,
         email: new.email.clone(),
         password_hash: new.password_hash.clone(),
+        email_verified: new.email_verified,
         created_at: new.created_at,
     })
 }
@@ -170,6 +176,7 @@ pub(crate) fn to_domain(row: user::Model) -> Result<User, StoreError> {
         id: UserId::new(row.id),
         email: stored_email(row.id, &row.email)?,
         password_hash: row.password_hash.map(PasswordHash::new),
+        email_verified: row.email_verified,
         created_at: instant::read(row.created_at),
     })
 }

@@ -4,6 +4,7 @@
 //! (`keel_testkit::services`), which `scripts/test` leaves out, counted as skipped, when the
 //! server is not configured. One test binary for the crate keeps link time down.
 
+mod account;
 mod auth;
 mod contract;
 mod database_restart;

@@ -156,6 +156,10 @@ async fn sign_in_creates_the_user_once_and_reuses_it(db: TestDb) {
     assert_eq!(keys, ["access_token", "refresh_token", "token_type"]);
     let first = me(&app, &res.body).await;
     assert_eq!(first["email"], "new.person@example.com");
+    assert_eq!(
+        first["email_verified"], true,
+        "the provider verified the email of the account it created"
+    );
     let refreshed = app
         .post(
             "/api/v1/auth/refresh",
@@ -190,6 +194,24 @@ async fn sign_in_creates_the_user_once_and_reuses_it(db: TestDb) {
     )
     .await;
     assert_ne!(res.status, 200);
+}
+
+/// Sets `users.email_verified` of `email`, as a verification token would.
+async fn mark_verified(app: &TestApp, email: &str) {
+    app.db
+        .connection()
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            app.db.backend(),
+            match app.db.backend() {
+                sea_orm::DbBackend::Postgres => {
+                    "UPDATE users SET email_verified = TRUE WHERE email = $1"
+                }
+                _ => "UPDATE users SET email_verified = 1 WHERE email = ?",
+            },
+            [email.into()],
+        ))
+        .await
+        .expect("mark the email verified");
 }
 
 /// `POST …/link/start` as `token`; returns the flow.
@@ -505,6 +527,7 @@ mod security {
 
     on_every_backend!(
         a_verified_email_links_and_an_unverified_one_is_refused,
+        a_verified_identity_never_joins_an_unverified_password_account,
         explicit_linking_and_its_conflicts,
         tampered_replayed_expired_and_cross_browser_states_are_refused,
     );
@@ -514,6 +537,8 @@ mod security {
         let app = oauth_app(db, &fake, &[]).await;
         let alice = app.user("alice").await;
         let bob = app.user("bob").await;
+        // Alice proved her address (as the verification mail does).
+        mark_verified(&app, &alice.email).await;
 
         fake.set_identity("sub-alice", Some("ALICE@example.com"), json!(true));
         let res = sign_in(&app, &fake).await;
@@ -549,6 +574,47 @@ mod security {
             2,
             "only alice and bob registered"
         );
+    }
+
+    /// The pre-account takeover: someone registers the victim's address with a password (nothing
+    /// proves it); the real owner then signs in with a provider that verified the address. The
+    /// identity must not join that account (the squatter's password would keep working).
+    async fn a_verified_identity_never_joins_an_unverified_password_account(db: TestDb) {
+        let fake = FakeProvider::start().await;
+        let app = oauth_app(db, &fake, &[]).await;
+        let squatter = app.user("victim").await;
+        let registered = app.get("/api/v1/users/me", Some(&squatter.access)).await;
+        assert_eq!(
+            registered.body["email_verified"], false,
+            "{}",
+            registered.text
+        );
+
+        fake.set_identity("sub-victim", Some("Victim@example.com"), json!(true));
+        let res = sign_in(&app, &fake).await;
+        assert_problem(&res, 409, "oauth_email_unverified");
+        let again = sign_in(&app, &fake).await;
+        assert_problem(&again, 409, "oauth_email_unverified");
+
+        let rows = app
+            .db
+            .connection()
+            .query_all_raw(sea_orm::Statement::from_string(
+                app.db.backend(),
+                "SELECT user_id FROM oauth_accounts",
+            ))
+            .await
+            .expect("oauth_accounts");
+        assert!(
+            rows.is_empty(),
+            "the identity was never joined to any account"
+        );
+        let created = outbox(&app)
+            .await
+            .into_iter()
+            .filter(|(topic, _)| topic == "user.created")
+            .count();
+        assert_eq!(created, 1, "no second account was made either");
     }
 
     async fn explicit_linking_and_its_conflicts(db: TestDb) {
@@ -592,7 +658,10 @@ mod security {
         fake.set_identity("sub-2", Some("bob@example.com"), json!(true));
         let res = link(&app, &fake, &bob.access, "redirect_to_frontend=false").await;
         assert_problem(&res, 409, "oauth_provider_already_linked");
-        // … nor sign in with it through his verified email.
+        // … nor sign in with it through his email, even once it is verified.
+        let res = sign_in(&app, &fake).await;
+        assert_problem(&res, 409, "oauth_email_unverified");
+        mark_verified(&app, &bob.email).await;
         let res = sign_in(&app, &fake).await;
         assert_problem(&res, 409, "oauth_provider_already_linked");
     }

@@ -243,5 +243,5 @@ async fn hidden_drafts_answer_like_missing_posts_and_profiles_show_only_public_m
     assert_eq!(profile.status, 200);
     let mut keys: Vec<&String> = profile.body.as_object().expect("object").keys().collect();
     keys.sort();
-    assert_eq!(keys, ["created_at", "email", "id"]);
+    assert_eq!(keys, ["created_at", "email", "email_verified", "id"]);
 }

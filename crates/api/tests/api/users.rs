@@ -24,9 +24,13 @@ async fn registration_normalises_the_email_and_hides_the_password(db: TestDb) {
     let body = res.body.as_object().expect("object");
     assert_eq!(
         body.keys().collect::<Vec<_>>(),
-        ["created_at", "email", "id"]
+        ["created_at", "email", "email_verified", "id"]
     );
     assert_eq!(body["email"], "alice@example.com");
+    assert_eq!(
+        body["email_verified"], false,
+        "nothing proved the address yet"
+    );
     assert!(body["id"].is_i64());
     let created_at = body["created_at"].as_str().expect("string");
     assert_eq!(

@@ -4,6 +4,7 @@
 //! in its doc comment and has a concrete example test beside it, so a failure reads as a broken
 //! sentence and the example shows the rule in the smallest case.
 
+mod email_token;
 mod oauth;
 mod outbox;
 mod rate_limit;

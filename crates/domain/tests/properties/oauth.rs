@@ -14,12 +14,13 @@ fn secret() -> impl Strategy<Value = [u8; SECRET_BYTES]> {
 }
 
 fn account() -> impl Strategy<Value = Option<AccountFacts>> {
-    proptest::option::of(
-        (1_i64..4, any::<bool>()).prop_map(|(id, has_provider)| AccountFacts {
+    proptest::option::of((1_i64..4, any::<bool>(), any::<bool>()).prop_map(
+        |(id, has_provider, email_verified)| AccountFacts {
             user: UserId::new(id),
             has_provider,
-        }),
-    )
+            email_verified,
+        },
+    ))
 }
 
 fn facts() -> impl Strategy<Value = LinkFacts> {
@@ -105,13 +106,15 @@ proptest! {
     }
 
     /// Invariant: an identity is never attached to an account by email unless the provider
-    /// verified that email; a known identity outside a link flow always logs its owner in; a
+    /// verified that email and the account's own email is verified (an address registered with
+    /// a password by anyone is never joined); a known identity outside a link flow always logs its owner in; a
     /// link flow only ever attaches to the signed-in user.
     #[test]
     fn identities_never_link_by_an_unverified_email(facts in facts()) {
         let decision = decide(&facts);
         if let LinkDecision::LinkAndLogin(user) = &decision {
             prop_assert!(facts.email_verified);
+            prop_assert!(facts.email_account.is_some_and(|a| a.email_verified));
             prop_assert_eq!(Some(*user), facts.email_account.map(|a| a.user));
             prop_assert!(facts.identity_owner.is_none() && facts.link_intent.is_none());
         }
@@ -133,6 +136,29 @@ proptest! {
             prop_assert!(facts.email_account.is_none());
         }
     }
+
+    /// Invariant: outside a link flow, a new identity whose email matches an account whose
+    /// email or whose provider's claim is unverified is refused with `EmailUnverified`,
+    /// whatever else holds.
+    #[test]
+    fn an_unverified_side_refuses_joining_by_email(
+        provider_verified in any::<bool>(), account_verified in any::<bool>(),
+        has_provider in any::<bool>(), user in 1_i64..4,
+    ) {
+        prop_assume!(!(provider_verified && account_verified));
+        let facts = LinkFacts {
+            identity_owner: None,
+            link_intent: None,
+            email: Some(Email::parse("p@example.com").expect("valid")),
+            email_verified: provider_verified,
+            email_account: Some(AccountFacts {
+                user: UserId::new(user),
+                has_provider,
+                email_verified: account_verified,
+            }),
+        };
+        prop_assert_eq!(decide(&facts), LinkDecision::Refuse(LinkRefusal::EmailUnverified));
+    }
 }
 
 #[test]
@@ -145,6 +171,28 @@ fn example_an_unverified_email_matching_an_account_is_refused() {
         email_account: Some(AccountFacts {
             user: UserId::new(1),
             has_provider: false,
+            email_verified: true,
+        }),
+    };
+    assert_eq!(
+        decide(&facts),
+        LinkDecision::Refuse(LinkRefusal::EmailUnverified)
+    );
+}
+
+#[test]
+fn example_a_verified_identity_never_joins_an_unverified_password_account() {
+    // Someone registered the victim's address with a password; the owner signs in with a
+    // provider that verified it: refused, never joined.
+    let facts = LinkFacts {
+        identity_owner: None,
+        link_intent: None,
+        email: Some(Email::parse("victim@example.com").expect("valid")),
+        email_verified: true,
+        email_account: Some(AccountFacts {
+            user: UserId::new(1),
+            has_provider: false,
+            email_verified: false,
         }),
     };
     assert_eq!(

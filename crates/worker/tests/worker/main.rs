@@ -29,5 +29,6 @@ macro_rules! on_every_backend {
 
 mod deploy_metrics;
 mod harness;
+mod mail;
 mod observability;
 mod scenarios;

@@ -3,6 +3,7 @@
 //! [`table`] gathers them into the one route table the router, the rate limiter, hardening and
 //! the OpenAPI document are produced from.
 
+pub(crate) mod account;
 pub(crate) mod auth;
 pub(crate) mod oauth;
 pub(crate) mod posts;

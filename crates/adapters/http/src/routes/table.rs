@@ -312,6 +312,7 @@ pub(crate) fn table() -> &'static [RouteDecl] {
         let mut routes = Vec::new();
         routes.extend(super::users::routes());
         routes.extend(super::auth::routes());
+        routes.extend(super::account::routes());
         routes.extend(super::oauth::routes());
         routes.extend(super::posts::routes());
         routes.extend(super::votes::routes());

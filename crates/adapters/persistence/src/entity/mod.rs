@@ -7,6 +7,7 @@
 //! Other crates reach the data through the ports, never through these types; they are public
 //! for this crate's integration tests and for operational tooling.
 
+pub mod email_token;
 pub mod oauth_account;
 pub mod oauth_flow;
 pub mod outbox_event;

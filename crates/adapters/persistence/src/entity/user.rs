@@ -14,6 +14,8 @@ pub struct Model {
     pub email: String,
     /// PHC string; `None` for accounts created through OAuth.
     pub password_hash: Option<String>,
+    /// Whether the address is proven to be the owner's.
+    pub email_verified: bool,
     /// Registration time.
     pub created_at: TimeDateTimeWithTimeZone,
 }

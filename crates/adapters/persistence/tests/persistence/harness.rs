@@ -6,7 +6,8 @@ use keel_domain::post::{Content, NewPost, Post, PostDraft, Title};
 use keel_domain::user::{Email, NewUser, PasswordHash, User};
 use keel_persistence::entity::{outbox_event, post, refresh_token};
 use keel_persistence::{
-    DEFAULT_WAKE_INTERVAL, SeaPosts, SeaSessions, SeaUsers, SeaVotes, connect, outbox_waker,
+    DEFAULT_WAKE_INTERVAL, SeaEmailTokens, SeaPosts, SeaSessions, SeaUsers, SeaVotes, connect,
+    outbox_waker,
 };
 use keel_ports::{Posts, Users};
 use keel_testkit::db::TestDb;
@@ -21,6 +22,7 @@ pub struct Store {
     pub posts: SeaPosts,
     pub votes: SeaVotes,
     pub sessions: SeaSessions,
+    pub email_tokens: SeaEmailTokens,
     pub conn: DatabaseConnection,
     pub label: &'static str,
     /// Declared last: dropped (and its database removed) after the pools above.
@@ -37,8 +39,9 @@ pub async fn store(db: TestDb) -> Store {
     Store {
         users: SeaUsers::new(conn.clone(), waker.clone()),
         posts: SeaPosts::new(conn.clone(), waker.clone()),
-        votes: SeaVotes::new(conn.clone(), waker),
+        votes: SeaVotes::new(conn.clone(), waker.clone()),
         sessions: SeaSessions::new(conn.clone()),
+        email_tokens: SeaEmailTokens::new(conn.clone(), waker),
         conn,
         label: db.label(),
         _db: db,
@@ -68,6 +71,8 @@ impl Store {
             .create(&NewUser {
                 email: email(address),
                 password_hash: Some(PasswordHash::new("$argon2id$v=19$fake".to_owned())),
+                email_verified: false,
+                verification: None,
                 created_at: at(0),
             })
             .await

@@ -27,6 +27,7 @@ macro_rules! on_every_backend {
     };
 }
 
+mod email_tokens;
 mod harness;
 mod lost_connections;
 mod migrations;

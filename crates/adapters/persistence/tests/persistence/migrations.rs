@@ -92,6 +92,8 @@ async fn an_in_memory_sqlite_database_keeps_its_data_across_calls() {
         .create(&NewUser {
             email: email("memory@example.com"),
             password_hash: None,
+            email_verified: false,
+            verification: None,
             created_at: at(0),
         })
         .await

@@ -144,6 +144,8 @@ async fn an_oauth_user_its_identity_and_its_event_commit_together(s: Store) {
     let new = NewUser {
         email: email("carol@example.com"),
         password_hash: None,
+        email_verified: true,
+        verification: None,
         created_at: at(1),
     };
     let carol = accounts

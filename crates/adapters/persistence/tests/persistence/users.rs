@@ -49,6 +49,8 @@ async fn a_duplicate_email_is_a_conflict_and_records_no_event(s: Store) {
         .create(&NewUser {
             email: email("bob@example.com"),
             password_hash: None,
+            email_verified: false,
+            verification: None,
             created_at: at(1),
         })
         .await;
@@ -71,6 +73,8 @@ async fn oauth_accounts_have_no_password_hash_and_unknown_users_are_none(s: Stor
         .create(&NewUser {
             email: email("carol@example.com"),
             password_hash: None,
+            email_verified: false,
+            verification: None,
             created_at: at(0),
         })
         .await

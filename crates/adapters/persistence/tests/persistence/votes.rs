@@ -259,6 +259,8 @@ async fn a_larger_sqlite_pool_queues_concurrent_writers_instead_of_failing_busy(
     let new_user = |n: usize| keel_domain::user::NewUser {
         email: crate::harness::email(&format!("voter{n}@example.com")),
         password_hash: None,
+        email_verified: false,
+        verification: None,
         created_at: at(0),
     };
     use keel_ports::Users;
