@@ -697,7 +697,11 @@ fn database_url(env: &Env) -> Result<String, ConfigError> {
 
 fn policy(env: &Env, name: &str, limit: u32) -> Result<RateLimitPolicy, ConfigError> {
     Ok(RateLimitPolicy {
-        limit: env.within(&format!("RATE_LIMIT_{name}_LIMIT"), limit, 1..=1_000_000)?,
+        limit: env.within(
+            &format!("RATE_LIMIT_{name}_LIMIT"),
+            limit,
+            1..=1_000_000_000,
+        )?,
         window: env.duration(
             &format!("RATE_LIMIT_{name}_WINDOW_SECONDS"),
             Unit::Seconds,
