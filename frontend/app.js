@@ -6,6 +6,7 @@ import { ProblemError, onSessionEnded, refreshTokens, request } from './api.js';
 import { ERROR_CODES } from './error-codes.js';
 import { byId, formatTime, h } from './dom.js';
 import { attachLog, clearLog, logEvent } from './events.js';
+import { takeMailedLink } from './mail-links.js';
 import { loadProviders, providerName, startHref, startLink, takeOAuthFragment } from './oauth.js';
 import { clearTokens, currentTokens, decodeClaims, onTokensChange, setTokens } from './tokens.js';
 
@@ -28,6 +29,8 @@ const state = {
    * `already_voted` / `vote_not_found` answers.
    */
   voted: new Set(),
+  /** The token of the mailed reset link being used, kept in memory only. */
+  resetToken: null,
 };
 
 const el = {};
@@ -86,6 +89,8 @@ function setView(view) {
   document.body.dataset.view = view;
   el.signedOut.hidden = view !== 'signed-out';
   el.signedIn.hidden = view !== 'signed-in';
+  el.verifyView.hidden = view !== 'verify-email';
+  el.resetView.hidden = view !== 'reset-password';
 }
 
 function showSignedOut() {
@@ -106,10 +111,31 @@ async function enterApp() {
   el.meEmail.textContent = user.email;
   el.meId.textContent = String(user.id);
   el.meCreated.textContent = formatTime(user.created_at);
+  renderVerification(user);
   renderTokens();
   renderProviders();
   setView('signed-in');
   await Promise.all([loadFeed(), loadSessions()]);
+}
+
+/**
+ * The signed-in home when this tab holds tokens, else the sign-in page. A refused session
+ * (401) signs the tab out before the error is shown.
+ */
+async function showHome() {
+  if (!currentTokens()) {
+    showSignedOut();
+    return;
+  }
+  try {
+    await enterApp();
+  } catch (error) {
+    if (!currentTokens() || (error instanceof ProblemError && error.status === 401)) {
+      clearTokens();
+      showSignedOut();
+    }
+    throw error;
+  }
 }
 
 function votesKey(userId) {
@@ -173,6 +199,80 @@ async function logOutEverywhere() {
   clearTokens();
   showSignedOut();
   showStatus('Logged out on every device: all sessions are revoked.');
+}
+
+// ---------------------------------------------------------------------------------------
+// Email verification and password reset (the mailed links are read by mail-links.js)
+
+function renderVerification(user) {
+  const verified = user.email_verified === true;
+  el.emailBadge.textContent = verified ? 'Verified' : 'Not verified';
+  el.emailBadge.className = verified ? 'badge' : 'badge badge-unverified';
+  el.verifyPrompt.hidden = verified;
+}
+
+async function resendVerification() {
+  await request('POST', '/auth/verify-email/resend');
+  showStatus(`A new verification link is on its way to ${state.user.email}.`);
+}
+
+async function requestPasswordReset(email) {
+  // 202 whether or not the address has an account: the server does not say, neither does this.
+  await request('POST', '/auth/password-reset', { json: { email }, auth: false });
+  showStatus(`If ${email} has an account here, a link to reset its password is on its way.`);
+}
+
+async function openVerifyLink(token) {
+  setView('verify-email');
+  el.verifyResult.textContent = 'Checking your link…';
+  try {
+    await request('POST', '/auth/verify-email', { json: { token }, auth: false });
+    el.verifyResult.textContent = 'Your email address is verified.';
+    showStatus('Email address verified.');
+  } catch (error) {
+    el.verifyResult.textContent =
+      error instanceof ProblemError && error.code === ERROR_CODES.INVALID_VERIFICATION_TOKEN
+        ? 'This link is invalid, expired or already used. Sign in and ask for a new one from your account.'
+        : 'Your email address could not be verified.';
+    throw error;
+  } finally {
+    el.verifyContinue.focus();
+  }
+}
+
+function openResetLink(token) {
+  state.resetToken = token;
+  el.resetForm.reset();
+  setView('reset-password');
+  el.resetForm.elements.new_password.focus();
+}
+
+async function confirmPasswordReset(newPassword) {
+  try {
+    await request('POST', '/auth/password-reset/confirm', {
+      json: { token: state.resetToken ?? '', new_password: newPassword },
+      auth: false,
+    });
+  } catch (error) {
+    if (error instanceof ProblemError && error.code === ERROR_CODES.INVALID_RESET_TOKEN) {
+      throw new ProblemError(error.status, {
+        ...error.problem,
+        detail: 'This reset link is invalid, expired or already used: ask for a new one.',
+      });
+    }
+    throw error;
+  }
+  state.resetToken = null;
+  el.resetForm.reset();
+  // The server ended every session of the account, this tab's included.
+  clearTokens();
+  showSignedOut();
+  showStatus('Your password is changed and every session is signed out: log in with the new password.');
+}
+
+async function followMailedLink(link) {
+  if (link.kind === 'verify-email') await openVerifyLink(link.token);
+  else openResetLink(link.token);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -451,6 +551,16 @@ function collectElements() {
     pageNext: 'page-next',
     pageInfo: 'page-info',
     meEmail: 'me-email',
+    emailBadge: 'email-badge',
+    verifyPrompt: 'verify-prompt',
+    resendVerification: 'resend-verification',
+    forgotForm: 'forgot-form',
+    verifyView: 'verify-email-view',
+    verifyResult: 'verify-result',
+    verifyContinue: 'verify-continue',
+    resetView: 'reset-password-view',
+    resetForm: 'reset-form',
+    resetCancel: 'reset-cancel',
     meId: 'me-id',
     meCreated: 'me-created',
     tokenExpiry: 'token-expiry',
@@ -500,6 +610,35 @@ function wire() {
       form.reset();
       showStatus(`Welcome, ${email}: your account is ready.`);
     });
+  });
+
+  el.forgotForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    const email = form.elements.email.value.trim();
+    act(submitButton(form), `Ask for a password reset for ${email}`, async () => {
+      await requestPasswordReset(email);
+      form.reset();
+    });
+  });
+  el.resendVerification.addEventListener('click', () =>
+    act(el.resendVerification, 'Resend the verification email', resendVerification),
+  );
+  el.verifyContinue.addEventListener('click', () => act(el.verifyContinue, 'Continue', showHome));
+  el.resetForm.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const form = event.currentTarget;
+    act(submitButton(form), 'Set a new password', () => confirmPasswordReset(form.elements.new_password.value));
+  });
+  el.resetCancel.addEventListener('click', () => {
+    state.resetToken = null;
+    el.resetForm.reset();
+    act(el.resetCancel, 'Cancel the password reset', showHome);
+  });
+  // A mailed link opened in a tab that already shows the GUI changes only the fragment.
+  window.addEventListener('hashchange', () => {
+    const link = takeMailedLink();
+    if (link) act(null, link.kind === 'verify-email' ? 'Verify email (mailed link)' : 'Reset password (mailed link)', () => followMailedLink(link));
   });
 
   el.refreshButton.addEventListener('click', () =>
@@ -595,21 +734,21 @@ async function start() {
   attachLog(el.log);
   wire();
   document.body.dataset.view = 'loading';
-  // Before anything else: take tokens out of an OAuth redirect's fragment (and the history).
-  const fragment = takeOAuthFragment();
+  // Before anything else: take a mailed token or an OAuth redirect's tokens out of the
+  // fragment (and the history).
+  const link = takeMailedLink();
+  const fragment = link ? null : takeOAuthFragment();
   state.providers = await loadProviders();
   if (fragment) handleOAuthFragment(fragment);
-  if (!currentTokens()) {
-    showSignedOut();
-    return;
-  }
   try {
-    await enterApp();
-  } catch (error) {
-    if (!currentTokens() || (error instanceof ProblemError && error.status === 401)) {
-      clearTokens();
-      showSignedOut();
+    if (link) {
+      logEvent('action', link.kind === 'verify-email' ? 'Verify email (mailed link)' : 'Reset password (mailed link)');
+      await followMailedLink(link);
+    } else {
+      await showHome();
     }
+  } catch (error) {
+    // Not through act(): that would clear what an OAuth fragment just showed.
     showError(error);
   }
 }

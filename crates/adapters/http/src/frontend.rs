@@ -61,6 +61,7 @@ const STATIC_FILES: &[Embedded] = &[
     embed!("dom.js", JAVASCRIPT),
     embed!("error-codes.js", JAVASCRIPT),
     embed!("events.js", JAVASCRIPT),
+    embed!("mail-links.js", JAVASCRIPT),
     embed!("oauth.js", JAVASCRIPT),
     embed!("tokens.js", JAVASCRIPT),
     embed!("icon.svg", SVG),

@@ -7,12 +7,13 @@ use keel_testkit::app::{TestApp, TestResponse};
 use keel_testkit::db::TestDb;
 use reqwest::header::IF_NONE_MATCH;
 
-const MODULES: [&str; 7] = [
+const MODULES: [&str; 8] = [
     "app.js",
     "api.js",
     "dom.js",
     "error-codes.js",
     "events.js",
+    "mail-links.js",
     "oauth.js",
     "tokens.js",
 ];
