@@ -6,9 +6,12 @@
 -- driver sends). The api's coalesced wake-ups are bench/pgbench/wake.sql, run beside this
 -- script by bench/run.sh. Same distributions as bench/wrk/create.lua: a random benchmark user.
 -- pgbench -D sets bench_users.
+-- The bearer token's user is looked up with its session's liveness check, which names the
+-- token's session family: bench/run.sh keeps each benchmark user's family in bench_sessions,
+-- read with \gset (one primary-key lookup per transaction that keel does not send).
 \set user random(1, :bench_users)
-\set one 1
 \set published true
-SELECT "users"."id", "users"."email", "users"."password_hash", "users"."created_at" FROM "users" WHERE "users"."id" = :user LIMIT :one;
+SELECT family FROM bench_sessions WHERE n = :user \gset
+SELECT id, email, password_hash, email_verified, created_at FROM users WHERE id = :user AND EXISTS (SELECT 1 FROM session_families AS f WHERE f.id = :family AND f.user_id = users.id AND f.revoked_at IS NULL AND f.current_expires_at > now());
 SELECT nextval(pg_get_serial_sequence('posts', 'id')) AS id \gset
 WITH changed AS (INSERT INTO posts (id, title, content, published, created_at, updated_at, owner_id) VALUES (:id::bigint, 'Load test', 'Created by the pgbench ceiling.', :published::boolean, now(), now(), :user::bigint) RETURNING id), recorded AS (INSERT INTO outbox_events (event_key, topic, payload, status, attempts, created_at, available_at) SELECT e.event_key, e.topic, e.payload, 'pending', 0, now(), now() FROM (SELECT 1 FROM changed LIMIT 1) AS c CROSS JOIN (VALUES (gen_random_uuid(), 'post.created'::text, jsonb_build_object('post_id', :id::bigint, 'owner_id', :user::bigint))) AS e (event_key, topic, payload)) SELECT EXISTS (SELECT 1 FROM changed) AS changed;

@@ -2,9 +2,13 @@
 -- prepares every statement, hence pgbench -M prepared): the bearer token's user, then the post
 -- with its owner. Same distributions as bench/wrk/get.lua: a random benchmark user, a random
 -- published seeded post (every tenth id is a draft). pgbench -D sets bench_users and posts.
+-- The bearer token's user is looked up with its session's liveness check, which names the
+-- token's session family: bench/run.sh keeps each benchmark user's family in bench_sessions,
+-- read with \gset (one primary-key lookup per transaction that keel does not send).
 \set user random(1, :bench_users)
 \set index random(1, :posts * 9 / 10)
 \set id :index + (:index - 1) / 9
 \set one 1
-SELECT "users"."id", "users"."email", "users"."password_hash", "users"."created_at" FROM "users" WHERE "users"."id" = :user LIMIT :one;
+SELECT family FROM bench_sessions WHERE n = :user \gset
+SELECT id, email, password_hash, email_verified, created_at FROM users WHERE id = :user AND EXISTS (SELECT 1 FROM session_families AS f WHERE f.id = :family AND f.user_id = users.id AND f.revoked_at IS NULL AND f.current_expires_at > now());
 SELECT "posts"."id", "posts"."title", "posts"."content", "posts"."published", "posts"."created_at", "posts"."updated_at", "posts"."owner_id", "posts"."votes_count", "users"."email" AS "owner_email", "users"."created_at" AS "owner_created_at" FROM "posts" INNER JOIN "users" ON "posts"."owner_id" = "users"."id" WHERE "posts"."id" = :id LIMIT :one;

@@ -27,6 +27,7 @@ mod m20261203_000004_oauth_flows;
 mod m20261207_000005_outbox_notify_after_commit;
 mod m20261208_000006_email_verified;
 mod m20261208_000007_email_tokens;
+mod m20261209_000008_session_current_expiry;
 // @new-resource: migration-modules
 
 pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_outbox_notify_after_commit::Migration),
             Box::new(m20261208_000006_email_verified::Migration),
             Box::new(m20261208_000007_email_tokens::Migration),
+            Box::new(m20261209_000008_session_current_expiry::Migration),
             // @new-resource: migration-list
         ]
     }
@@ -78,6 +80,7 @@ mod tests {
                 "m20261207_000005_outbox_notify_after_commit",
                 "m20261208_000006_email_verified",
                 "m20261208_000007_email_tokens",
+                "m20261209_000008_session_current_expiry",
                 // @new-resource: migration-names
             ]
         );

@@ -2,7 +2,9 @@
 //! issued (`refresh_tokens`).
 //!
 //! Invariants kept here:
-//! - a family row and the token row of its `current_jti` are written in one transaction;
+//! - a family row and the token row of its `current_jti` are written in one transaction, and
+//!   the family row carries that token's expiry (`current_expires_at`, what
+//!   `Users::find_in_live_session` checks);
 //! - every change to a family row increments `version`, and [`Sessions::save`] only applies
 //!   when the stored version is the one the caller loaded (`UPDATE … WHERE id = ? AND
 //!   version = ?`); otherwise nothing is written and the answer is [`StoreError::Conflict`], so
@@ -144,7 +146,7 @@ async fn insert_family(
 ) -> Result<(), StoreError> {
     let backend = txn.get_database_backend();
     let record = family.record();
-    let row: [Expr; 9] = [
+    let row: [Expr; 10] = [
         record.id.get().into(),
         record.user_id.get().into(),
         instant::value(backend, record.created_at).into(),
@@ -153,6 +155,7 @@ async fn insert_family(
         instant::optional(backend, record.revocation.map(|r| r.at)).into(),
         reason_value(record.revocation.map(|r| r.reason)).into(),
         record.current.jti.get().into(),
+        instant::value(backend, record.current.expires_at).into(),
         record.version.into(),
     ];
     let mut insert = Query::insert();
@@ -167,6 +170,7 @@ async fn insert_family(
             session_family::Column::RevokedAt,
             session_family::Column::RevokedReason,
             session_family::Column::CurrentJti,
+            session_family::Column::CurrentExpiresAt,
             session_family::Column::Version,
         ])
         .values(row)
@@ -238,6 +242,10 @@ async fn apply(
             reason_value(record.revocation.map(|r| r.reason)),
         )
         .value(session_family::Column::CurrentJti, record.current.jti.get())
+        .value(
+            session_family::Column::CurrentExpiresAt,
+            instant::value(backend, record.current.expires_at),
+        )
         .value(
             session_family::Column::Version,
             Expr::col(session_family::Column::Version).add(1),

@@ -4,7 +4,7 @@
 //! two concurrent registrations of one address end as one `Ok` and one
 //! [`StoreError::Conflict`].
 
-use crate::entity::{refresh_token, session_family, user};
+use crate::entity::user;
 use crate::error::{store_error, unreadable};
 use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish_and_wake};
@@ -15,10 +15,10 @@ use keel_domain::Timestamp;
 use keel_domain::session::FamilyId;
 use keel_domain::user::{Email, NewUser, PasswordHash, User, UserId};
 use keel_ports::{OutboxWaker, StoreError, Users};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, Statement, Value,
 };
 use std::sync::Arc;
 
@@ -72,34 +72,21 @@ impl Users for SeaUsers {
         now: Timestamp,
     ) -> Result<Option<User>, StoreError> {
         let backend = self.db.get_database_backend();
-        // `SessionFamily::is_live` in SQL: the family is the user's, not revoked, and its
-        // current token has not expired. One statement with the user lookup.
-        let live = Query::select()
-            .expr(Expr::val(1))
-            .from(session_family::Entity)
-            .inner_join(
-                refresh_token::Entity,
-                Expr::col((refresh_token::Entity, refresh_token::Column::Jti))
-                    .equals((session_family::Entity, session_family::Column::CurrentJti)),
-            )
-            .and_where(
-                Expr::col((session_family::Entity, session_family::Column::Id)).eq(family.get()),
-            )
-            .and_where(
-                Expr::col((session_family::Entity, session_family::Column::UserId))
-                    .equals((user::Entity, user::Column::Id)),
-            )
-            .and_where(
-                Expr::col((session_family::Entity, session_family::Column::RevokedAt)).is_null(),
-            )
-            .and_where(
-                Expr::col((refresh_token::Entity, refresh_token::Column::ExpiresAt))
-                    .gt(instant::value(backend, now)),
-            )
-            .to_owned();
+        let sql = match backend {
+            DbBackend::Postgres => LIVE_SESSION_USER_POSTGRES,
+            _ => LIVE_SESSION_USER_SQLITE,
+        };
         once_more_if_lost(&self.db, || {
-            user::Entity::find_by_id(id.get())
-                .filter(Expr::exists(live.clone()))
+            user::Entity::find()
+                .from_raw_sql(Statement::from_sql_and_values(
+                    backend,
+                    sql,
+                    [
+                        id.get().into(),
+                        family.get().into(),
+                        instant::value(backend, now),
+                    ],
+                ))
                 .one(&self.db)
         })
         .await
@@ -121,6 +108,21 @@ impl Users for SeaUsers {
         .transpose()
     }
 }
+
+/// The user `$1`, if the session family `$2` is theirs and live at `$3`:
+/// `SessionFamily::is_live` in SQL (not revoked, its current refresh token not expired; the
+/// family row carries that token's expiry, so this is two primary-key lookups). A fixed text,
+/// not a query builder: it runs on every authenticated request (docs/performance.md).
+const LIVE_SESSION_USER_POSTGRES: &str = "SELECT id, email, password_hash, email_verified, \
+     created_at FROM users WHERE id = $1 AND EXISTS (SELECT 1 FROM session_families AS f \
+     WHERE f.id = $2 AND f.user_id = users.id AND f.revoked_at IS NULL \
+     AND f.current_expires_at > $3)";
+
+/// [`LIVE_SESSION_USER_POSTGRES`] with SQLite's placeholders.
+const LIVE_SESSION_USER_SQLITE: &str = "SELECT id, email, password_hash, email_verified, \
+     created_at FROM users WHERE id = ? AND EXISTS (SELECT 1 FROM session_families AS f \
+     WHERE f.id = ? AND f.user_id = users.id AND f.revoked_at IS NULL \
+     AND f.current_expires_at > ?)";
 
 pub(crate) async fn insert(txn: &DatabaseTransaction, new: &NewUser) -> Result<User, StoreError> {
     let backend = txn.get_database_backend();

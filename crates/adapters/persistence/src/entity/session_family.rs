@@ -23,6 +23,9 @@ pub struct Model {
     pub revoked_reason: Option<String>,
     /// `jti` of the token the family accepts (a `refresh_tokens` row of this family).
     pub current_jti: Uuid,
+    /// Expiry of the `current_jti` token, written with it (the session's liveness check reads
+    /// it here instead of joining `refresh_tokens`).
+    pub current_expires_at: TimeDateTimeWithTimeZone,
     /// Incremented by every change; a save names the version it loaded.
     pub version: i64,
 }

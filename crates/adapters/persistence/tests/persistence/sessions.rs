@@ -21,6 +21,7 @@ on_every_backend!(
     reuse_revokes_the_family_and_every_live_token_of_it,
     the_live_list_holds_unrevoked_unexpired_families_newest_first,
     a_user_is_found_in_a_session_only_while_that_session_is_live,
+    the_migration_fills_each_familys_expiry_from_its_current_token,
     revoking_all_revokes_every_unrevoked_family_of_the_user_and_their_tokens,
     of_two_concurrent_rotations_of_one_loaded_family_exactly_one_is_stored,
 );
@@ -357,6 +358,24 @@ async fn a_user_is_found_in_a_session_only_while_that_session_is_live(s: Store) 
         "[{}] expired at its current token's expiry",
         s.label
     );
+    // A rotation moves the expiry that counts to the new current token's.
+    let sliding = login(&s, &user, at(0)).await;
+    let first_expiry = sliding.current().expires_at;
+    let (slid, change) = rotate(&sliding, at(100));
+    s.sessions.save(&slid, &change).await.expect("rotate");
+    assert!(slid.current().expires_at > first_expiry);
+    assert_eq!(
+        find(slid.id(), first_expiry).await,
+        Some(user.clone()),
+        "[{}] live past its first token's expiry once rotated",
+        s.label
+    );
+    assert_eq!(
+        find(slid.id(), slid.current().expires_at).await,
+        None,
+        "[{}] expired at the rotated token's expiry",
+        s.label
+    );
 
     s.sessions
         .revoke_all(user.id, RevocationReason::LogoutAll, at(20))
@@ -373,6 +392,36 @@ async fn a_user_is_found_in_a_session_only_while_that_session_is_live(s: Store) 
         "[{}] the user is still there",
         s.label
     );
+}
+
+/// `m20261209_000008` adds `session_families.current_expires_at` to families that exist: each
+/// takes its current token's expiry, so no session ends or outlives its token by the upgrade.
+async fn the_migration_fills_each_familys_expiry_from_its_current_token(s: Store) {
+    let user = s.user("user@example.com").await;
+    let kept = login(&s, &user, at(0)).await;
+    let (rotated, change) = rotate(&login(&s, &user, at(0)).await, at(100));
+    s.sessions.save(&rotated, &change).await.expect("rotate");
+    keel_persistence::migrate_down(&s.conn, Some(1))
+        .await
+        .expect("down one");
+    keel_persistence::migrate_up(&s.conn).await.expect("up");
+    for family in [&kept, &rotated] {
+        let expiry = family.current().expires_at;
+        let find = |now: Timestamp| {
+            let users = s.users.clone();
+            let id = user.id;
+            let family = family.id();
+            async move {
+                users
+                    .find_in_live_session(id, family, now)
+                    .await
+                    .expect("find")
+            }
+        };
+        let just_before = Timestamp::new(expiry.as_offset_date_time() - Duration::seconds(1));
+        assert_eq!(find(just_before).await, Some(user.clone()), "[{}]", s.label);
+        assert_eq!(find(expiry).await, None, "[{}]", s.label);
+    }
 }
 
 async fn revoking_all_revokes_every_unrevoked_family_of_the_user_and_their_tokens(s: Store) {
