@@ -52,7 +52,20 @@ async fn metrics_count_a_scripted_request_mix() {
     );
     assert_eq!(app.get("/no/such/path/123", None).await.status, 404);
 
-    let res = app.get("/metrics", None).await;
+    // The pool takes a connection back in a task of its own after the request that used it has
+    // answered (sqlx resets it first), so under load `in_use` may lag for a moment: wait for it
+    // to settle at 0 — a connection that never comes back still fails below.
+    let mut res = app.get("/metrics", None).await;
+    for _ in 0..50 {
+        if res
+            .text
+            .contains(r#"db_pool_connections{state="in_use"} 0"#)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        res = app.get("/metrics", None).await;
+    }
     assert_eq!(res.status, 200);
     assert!(
         res.header("content-type")
