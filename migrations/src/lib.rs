@@ -28,6 +28,7 @@ mod m20261207_000005_outbox_notify_after_commit;
 mod m20261208_000006_email_verified;
 mod m20261208_000007_email_tokens;
 mod m20261209_000008_session_current_expiry;
+mod sql;
 // @new-resource: migration-modules
 
 pub use m20261201_000002_outbox_notify::CHANNEL as OUTBOX_NOTIFY_CHANNEL;

@@ -288,14 +288,6 @@ const DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS users",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -305,8 +297,8 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await,
-            DbBackend::Sqlite => run(manager, SQLITE_UP).await,
+            DbBackend::Postgres => crate::sql::execute(manager, POSTGRES_UP).await,
+            DbBackend::Sqlite => crate::sql::execute(manager, SQLITE_UP).await,
             other => Err(DbErr::Migration(format!(
                 "keel supports PostgreSQL and SQLite, not {other:?}"
             ))),
@@ -314,7 +306,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, DOWN).await
+        crate::sql::execute(manager, DOWN).await
     }
 
     /// DDL is transactional on both backends: a failed migration leaves nothing behind.

@@ -10,7 +10,6 @@
 //! SQLite has no notifications: workers there poll. This migration does nothing on SQLite.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// The channel workers `LISTEN` on.
 pub const CHANNEL: &str = "outbox_events";
@@ -43,17 +42,6 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP FUNCTION IF EXISTS outbox_events_notify()",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -62,11 +50,11 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_UP).await
+        crate::sql::postgres_only(manager, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_DOWN).await
+        crate::sql::postgres_only(manager, POSTGRES_DOWN).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

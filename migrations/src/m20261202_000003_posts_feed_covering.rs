@@ -41,14 +41,6 @@ const DOWN: &[&str] = &[
     r"DROP INDEX IF EXISTS posts_feed_visible_idx",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -58,13 +50,13 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Sqlite => run(manager, SQLITE_UP).await,
-            _ => run(manager, POSTGRES_UP).await,
+            DbBackend::Sqlite => crate::sql::execute(manager, SQLITE_UP).await,
+            _ => crate::sql::execute(manager, POSTGRES_UP).await,
         }
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, DOWN).await
+        crate::sql::execute(manager, DOWN).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

@@ -10,7 +10,6 @@
 //! issuers under one provider name. Rows from before this migration have an empty issuer.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// Creates `oauth_flows` and adds `oauth_accounts.provider_issuer`.
 pub(crate) struct Migration;
@@ -68,18 +67,6 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS oauth_flows",
 ];
 
-async fn run(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
-    let statements = match manager.get_database_backend() {
-        DbBackend::Postgres => postgres,
-        _ => sqlite,
-    };
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -88,11 +75,11 @@ async fn run(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) ->
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_UP, SQLITE_UP).await
+        crate::sql::per_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_DOWN, SQLITE_DOWN).await
+        crate::sql::per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

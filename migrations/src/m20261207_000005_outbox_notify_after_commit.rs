@@ -11,7 +11,6 @@
 //! Down re-creates the trigger as the earlier migration made it. SQLite: nothing to do.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// Drops the notification trigger.
 pub(crate) struct Migration;
@@ -40,17 +39,6 @@ const POSTGRES_DOWN: &[&str] = &[
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_events_notify()",
 ];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -59,11 +47,11 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_UP).await
+        crate::sql::postgres_only(manager, POSTGRES_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_DOWN).await
+        crate::sql::postgres_only(manager, POSTGRES_DOWN).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

@@ -5,7 +5,6 @@
 //! from before this migration start unverified: nothing proved their addresses.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 /// Adds `users.email_verified`.
 pub(crate) struct Migration;
@@ -26,18 +25,6 @@ const SQLITE_UP: &[&str] =
 
 const SQLITE_DOWN: &[&str] = &["ALTER TABLE users DROP COLUMN email_verified"];
 
-async fn run(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) -> Result<(), DbErr> {
-    let statements = match manager.get_database_backend() {
-        DbBackend::Postgres => postgres,
-        _ => sqlite,
-    };
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -46,11 +33,11 @@ async fn run(manager: &SchemaManager<'_>, postgres: &[&str], sqlite: &[&str]) ->
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_UP, SQLITE_UP).await
+        crate::sql::per_backend(manager, POSTGRES_UP, SQLITE_UP).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, POSTGRES_DOWN, SQLITE_DOWN).await
+        crate::sql::per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

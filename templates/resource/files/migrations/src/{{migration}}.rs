@@ -65,14 +65,6 @@ const SQLITE_UP: &[&str] = &[
 /// The indexes go with the table.
 const DOWN: &[&str] = &["DROP TABLE IF EXISTS {{plural}}"];
 
-async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
-    let connection = manager.get_connection();
-    for statement in statements {
-        connection.execute_unprepared(statement).await?;
-    }
-    Ok(())
-}
-
 // `async_trait` needs the trait's exact (elided) signature.
 #[expect(
     elided_lifetimes_in_paths,
@@ -82,8 +74,8 @@ async fn run(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbE
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         match manager.get_database_backend() {
-            DbBackend::Postgres => run(manager, POSTGRES_UP).await,
-            DbBackend::Sqlite => run(manager, SQLITE_UP).await,
+            DbBackend::Postgres => crate::sql::execute(manager, POSTGRES_UP).await,
+            DbBackend::Sqlite => crate::sql::execute(manager, SQLITE_UP).await,
             other => Err(DbErr::Migration(format!(
                 "keel supports PostgreSQL and SQLite, not {other:?}"
             ))),
@@ -91,7 +83,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        run(manager, DOWN).await
+        crate::sql::execute(manager, DOWN).await
     }
 
     /// DDL is transactional on both backends: a failed migration leaves nothing behind.
