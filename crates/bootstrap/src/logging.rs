@@ -41,11 +41,29 @@ fn install(config: &ObservabilityConfig, tracing: Option<&Tracing>) -> bool {
                     .flatten_event(true)
                     .with_current_span(false)
                     .with_span_list(false)
+                    .fmt_fields(SpanFieldsNotKept)
                     .with_filter(filter()),
             )
             .try_init()
             .is_ok(),
         LogFormat::Pretty => registry.with(fmt.with_filter(filter())).try_init().is_ok(),
+    }
+}
+
+/// The JSON lines carry the event's own fields and no span's (`with_current_span(false)`,
+/// `with_span_list(false)`), so the log layer keeps no text of span fields: by default it would
+/// format every field of every span it sees into a string (the request span, the use case's,
+/// each query's) on every request, and never print them. Event fields are written by the
+/// JSON formatter itself, not through this.
+struct SpanFieldsNotKept;
+
+impl<'writer> tracing_subscriber::fmt::FormatFields<'writer> for SpanFieldsNotKept {
+    fn format_fields<R: tracing_subscriber::field::RecordFields>(
+        &self,
+        _writer: tracing_subscriber::fmt::format::Writer<'writer>,
+        _fields: R,
+    ) -> std::fmt::Result {
+        Ok(())
     }
 }
 

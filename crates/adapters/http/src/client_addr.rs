@@ -159,7 +159,7 @@ pub async fn client_info(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let trust = req
         .app_data::<web::Data<ProxyTrust>>()
-        .map(|t| t.get_ref().clone())
+        .cloned()
         .unwrap_or_default();
     // Whether this server terminated TLS itself. (Not `connection_info()`: it believes
     // forwarding headers from anyone.)

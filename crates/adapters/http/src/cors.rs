@@ -134,7 +134,7 @@ pub async fn cors(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let settings = req
         .app_data::<web::Data<CorsSettings>>()
-        .map(|s| s.get_ref().clone())
+        .cloned()
         .unwrap_or_default();
     let Some(origin) = origin_of(&req) else {
         return Ok(next.call(req).await?.map_into_boxed_body());

@@ -199,12 +199,11 @@ impl Default for HardeningSettings {
     }
 }
 
-fn request_host(req: &ServiceRequest) -> Option<String> {
+fn request_host(req: &ServiceRequest) -> Option<&str> {
     req.headers()
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| req.uri().authority().map(|a| a.as_str().to_owned()))
+        .or_else(|| req.uri().authority().map(|a| a.as_str()))
 }
 
 const COOP: HeaderName = HeaderName::from_static("cross-origin-opener-policy");
@@ -216,30 +215,55 @@ fn insert_absent(headers: &mut HeaderMap, name: HeaderName, value: HeaderValue) 
     }
 }
 
-fn security_headers(headers: &mut HeaderMap, settings: &HardeningSettings, secure: bool) {
-    if settings.headers {
-        let fixed = [
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::X_FRAME_OPTIONS, "DENY"),
-            (header::REFERRER_POLICY, "no-referrer"),
-            (COOP, "same-origin"),
-            (CORP, "same-origin"),
-        ];
-        for (name, value) in fixed {
-            insert_absent(headers, name, HeaderValue::from_static(value));
+/// [`HardeningSettings`] with its response headers made once, for every response of an app.
+#[derive(Debug)]
+pub(crate) struct Hardening {
+    settings: HardeningSettings,
+    /// The security headers every response carries (empty when they are off).
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// `Strict-Transport-Security`, for responses to HTTPS requests, when HSTS is on.
+    hsts: Option<HeaderValue>,
+}
+
+impl Hardening {
+    pub(crate) fn new(settings: HardeningSettings) -> Self {
+        let mut headers = Vec::new();
+        if settings.headers {
+            headers.extend(
+                [
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                    (header::X_FRAME_OPTIONS, "DENY"),
+                    (header::REFERRER_POLICY, "no-referrer"),
+                    (COOP, "same-origin"),
+                    (CORP, "same-origin"),
+                ]
+                .map(|(name, value)| (name, HeaderValue::from_static(value))),
+            );
+            if let Some(csp) = settings
+                .csp
+                .as_deref()
+                .and_then(|c| HeaderValue::from_str(c).ok())
+            {
+                headers.push((header::CONTENT_SECURITY_POLICY, csp));
+            }
         }
-        if let Some(csp) = settings
-            .csp
-            .as_deref()
-            .and_then(|c| HeaderValue::from_str(c).ok())
-        {
-            insert_absent(headers, header::CONTENT_SECURITY_POLICY, csp);
+        let hsts = settings.hsts_max_age.and_then(|max_age| {
+            HeaderValue::from_str(&format!("max-age={max_age}; includeSubDomains")).ok()
+        });
+        Self {
+            settings,
+            headers,
+            hsts,
         }
     }
-    if let (Some(max_age), true) = (settings.hsts_max_age, secure)
-        && let Ok(value) = HeaderValue::from_str(&format!("max-age={max_age}; includeSubDomains"))
-    {
-        insert_absent(headers, header::STRICT_TRANSPORT_SECURITY, value);
+
+    fn apply(&self, headers: &mut HeaderMap, secure: bool) {
+        for (name, value) in &self.headers {
+            insert_absent(headers, name.clone(), value.clone());
+        }
+        if let (Some(hsts), true) = (&self.hsts, secure) {
+            insert_absent(headers, header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+        }
     }
 }
 
@@ -252,14 +276,20 @@ pub async fn harden(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let settings = req
-        .app_data::<web::Data<HardeningSettings>>()
-        .map(|s| s.get_ref().clone())
-        .unwrap_or_default();
+    let hardening = req
+        .app_data::<web::Data<Hardening>>()
+        .cloned()
+        .unwrap_or_else(|| web::Data::new(Hardening::new(HardeningSettings::default())));
+    let settings = &hardening.settings;
     let secure = client_addr::of(req.request()).secure;
     let operational =
         crate::routes::table::operational_paths().contains(&req.path().trim_end_matches('/'));
-    let host = request_host(&req).as_deref().and_then(Host::parse);
+    // Operational routes are exempt from the check and the redirect: their host is not read.
+    let host = if operational {
+        None
+    } else {
+        request_host(&req).and_then(Host::parse)
+    };
     if !operational
         && !host
             .as_ref()
@@ -271,7 +301,7 @@ pub async fn harden(
             "Invalid host header",
         );
         let mut res = problem_response(&req, &problem, HttpResponse::BadRequest().finish());
-        security_headers(res.headers_mut(), &settings, secure);
+        hardening.apply(res.headers_mut(), secure);
         return Ok(req.into_response(res));
     }
     if settings.https_redirect && !secure && !operational {
@@ -289,13 +319,13 @@ pub async fn harden(
             res.insert_header((header::LOCATION, location));
         }
         let mut res = res.finish();
-        security_headers(res.headers_mut(), &settings, secure);
+        hardening.apply(res.headers_mut(), secure);
         return Ok(req.into_response(res));
     }
     let api = is_api_path(req.path());
     let mut res = next.call(req).await?.map_into_boxed_body();
     let headers = res.headers_mut();
-    security_headers(headers, &settings, secure);
+    hardening.apply(headers, secure);
     if api {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -204,7 +204,9 @@ pub fn build_app(
         .app_data(web::PayloadConfig::new(settings.max_body_bytes))
         .app_data(web::Data::new(settings.versions.clone()))
         .app_data(web::Data::new(settings.edge.proxies.clone()))
-        .app_data(web::Data::new(settings.edge.hardening.clone()))
+        .app_data(web::Data::new(hardening::Hardening::new(
+            settings.edge.hardening.clone(),
+        )))
         .app_data(web::Data::new(settings.edge.cors.clone()))
         .app_data(web::Data::new(settings.observer.clone()))
         .app_data(web::Data::new(settings.oauth.clone()))

@@ -88,13 +88,36 @@ fn predicted_route(req: &ServiceRequest) -> String {
 /// The `route` of requests that matched no route.
 pub const UNMATCHED: &str = "<unmatched>";
 
-/// Routes of health probes and scrapes, whose request line is logged at DEBUG, not INFO.
-const PROBE_ROUTES: [&str; 3] = ["/health", "/ready", "/metrics"];
+/// Whether `path` is one of the operational routes (`/health`, `/ready`, `/metrics`), whose
+/// requests are traced and logged at DEBUG, not INFO.
+fn is_probe(path: &str) -> bool {
+    crate::routes::table::operational_paths().contains(&path.trim_end_matches('/'))
+}
+
+/// The request's server span, at `$level`; its `otel.name` is recorded by the caller.
+macro_rules! request_span {
+    ($level:expr, $method:expr, $id:expr) => {
+        tracing::span!(
+            $level,
+            "HTTP request",
+            otel.name = tracing::field::Empty,
+            otel.kind = "server",
+            http.request.method = %$method,
+            http.route = tracing::field::Empty,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            request_id = %$id,
+            user_id = tracing::field::Empty,
+        )
+    };
+}
 
 /// Assigns the request id, opens the request's server span (continuing the caller's W3C
 /// trace), reports the request to the [`crate::observe::HttpObserver`] and logs one line per
 /// request: method, route template, status, latency, request id and user id when known — at
-/// INFO, except for `/health`, `/ready` and `/metrics` (DEBUG).
+/// INFO, except for `/health`, `/ready` and `/metrics`, whose span and line are DEBUG (probes
+/// arrive every few seconds from every balancer and scraper: at INFO they would drown the logs
+/// and the traces — 10 s of load on `/health` once wrote 548k lines).
 pub async fn request_id(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -111,18 +134,20 @@ pub async fn request_id(
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
-    let span_name = format!("{method} {}", predicted_route(&req));
-    let span = tracing::info_span!(
-        "HTTP request",
-        otel.name = %span_name,
-        otel.kind = "server",
-        http.request.method = %method,
-        http.route = tracing::field::Empty,
-        http.response.status_code = tracing::field::Empty,
-        otel.status_code = tracing::field::Empty,
-        request_id = %id,
-        user_id = tracing::field::Empty,
-    );
+    let probe = is_probe(req.path());
+    let span = if probe {
+        request_span!(tracing::Level::DEBUG, method, id)
+    } else {
+        request_span!(tracing::Level::INFO, method, id)
+    };
+    // The name needs the route predicted before routing: only worked out for a span that
+    // something records (recorded before the span is entered or exported, so it is its name).
+    if !span.is_disabled() {
+        span.record(
+            "otel.name",
+            format!("{method} {}", predicted_route(&req)).as_str(),
+        );
+    }
     let header = |name: &str| {
         req.headers()
             .get(name)
@@ -164,9 +189,7 @@ pub async fn request_id(
         span: &span,
     });
     span.in_scope(|| {
-        // Probes arrive every few seconds from every balancer and scraper: at INFO they would
-        // drown the log (10 s of load on `/health` wrote 548k lines).
-        if PROBE_ROUTES.contains(&route.as_str()) {
+        if probe {
             tracing::debug!(
                 request_id = %id,
                 method = %method,
@@ -188,7 +211,7 @@ pub async fn request_id(
         }
     });
     let mut res = outcome?;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    if let Ok(value) = HeaderValue::try_from(id) {
         res.headers_mut().insert(X_REQUEST_ID, value);
     }
     Ok(res)
@@ -287,21 +310,18 @@ pub async fn versioning(
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     let versions = req
         .app_data::<web::Data<ApiVersions>>()
-        .map(|v| v.get_ref().clone())
-        .unwrap_or_else(|| ApiVersions {
-            latest: "v1".to_owned(),
-            supported: vec!["v1".to_owned()],
+        .cloned()
+        .unwrap_or_else(|| {
+            web::Data::new(ApiVersions {
+                latest: "v1".to_owned(),
+                supported: vec!["v1".to_owned()],
+            })
         });
-    let sent = req.path().to_owned();
-    if !req.extensions().contains::<OriginalPath>() {
-        req.extensions_mut().insert(OriginalPath(sent.clone()));
-    }
     let header = req
         .headers()
         .get(X_API_VERSION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    match resolve(&sent, header.as_deref(), &versions) {
+        .and_then(|v| v.to_str().ok());
+    match resolve(req.path(), header, &versions) {
         Route::UnsupportedVersion => {
             let problem = Problem::for_status(actix_web::http::StatusCode::NOT_FOUND);
             let mut res = problem_response(&req, &problem, HttpResponse::NotFound().finish());
@@ -314,6 +334,12 @@ pub async fn versioning(
             defaulted,
         } => {
             if let Some(path) = rewrite {
+                // The path as sent stays the problem `instance` (unless `canonical_path`
+                // already kept an earlier spelling).
+                if !req.extensions().contains::<OriginalPath>() {
+                    let sent = req.path().to_owned();
+                    req.extensions_mut().insert(OriginalPath(sent));
+                }
                 set_path(&mut req, &path);
             }
             let mut res = next.call(req).await?.map_into_boxed_body();

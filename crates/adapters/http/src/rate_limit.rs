@@ -153,10 +153,11 @@ pub(crate) async fn charge(
     let Some(policy) = meta.policy else {
         return Ok(None);
     };
-    let Some(check) = req
-        .app_data::<web::Data<Option<CheckRateLimit>>>()
-        .and_then(|c| c.get_ref().clone())
-    else {
+    // One reference count for the app's limiter, not a copy of the use case per request.
+    let Some(limiter) = req.app_data::<web::Data<Option<CheckRateLimit>>>().cloned() else {
+        return Ok(None);
+    };
+    let Some(check) = limiter.get_ref() else {
         return Ok(None);
     };
     let Some(quota) = check.quota(policy) else {

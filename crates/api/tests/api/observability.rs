@@ -268,6 +268,12 @@ async fn the_binary_exports_traces_reports_a_500_once_and_logs_without_secrets()
         names.contains(&"POST /api/v1/login") && names.contains(&"use_case.login"),
         "{names:?}"
     );
+    // Probes and scrapes (the readiness polling above included) are not traced at INFO.
+    let probe_spans: Vec<&&str> = names
+        .iter()
+        .filter(|n| ["GET /health", "GET /ready", "GET /metrics"].contains(n))
+        .collect();
+    assert!(probe_spans.is_empty(), "probe spans exported: {names:?}");
 
     // Sentry: the 500 once, with its request id, without personal data or secrets.
     let envelopes = received.envelopes();
