@@ -4,9 +4,10 @@
 //! the database schema: every table, constraint and index the adapters rely on is created
 //! here, and nowhere else.
 //!
-//! Each migration writes exact, backend-specific DDL (chosen with
-//! `manager.get_database_backend()`) rather than going through a schema builder, so the
-//! types, defaults and constraint names are precisely the ones reviewed here.
+//! Each migration is a `sql::SqlMigration` value: exact, backend-specific statements for
+//! PostgreSQL and for SQLite rather than a schema builder, so the types, defaults and
+//! constraint names are precisely the ones reviewed here; one implementation of sea-orm's
+//! migration traits runs them, in one transaction per migration.
 //!
 //! Storage conventions every writer must keep (the SQLite ones matter because SQLite has no
 //! timestamp or UUID type):
@@ -41,14 +42,14 @@ pub struct Migrator;
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
-            Box::new(m20261128_000001_initial::Migration),
-            Box::new(m20261201_000002_outbox_notify::Migration),
-            Box::new(m20261202_000003_posts_feed_covering::Migration),
-            Box::new(m20261203_000004_oauth_flows::Migration),
-            Box::new(m20261207_000005_outbox_notify_after_commit::Migration),
-            Box::new(m20261208_000006_email_verified::Migration),
-            Box::new(m20261208_000007_email_tokens::Migration),
-            Box::new(m20261209_000008_session_current_expiry::Migration),
+            Box::new(m20261128_000001_initial::MIGRATION),
+            Box::new(m20261201_000002_outbox_notify::MIGRATION),
+            Box::new(m20261202_000003_posts_feed_covering::MIGRATION),
+            Box::new(m20261203_000004_oauth_flows::MIGRATION),
+            Box::new(m20261207_000005_outbox_notify_after_commit::MIGRATION),
+            Box::new(m20261208_000006_email_verified::MIGRATION),
+            Box::new(m20261208_000007_email_tokens::MIGRATION),
+            Box::new(m20261209_000008_session_current_expiry::MIGRATION),
             // @new-resource: migration-list
         ]
     }

@@ -13,17 +13,7 @@
 //! PostgreSQL and SQLite get the same tables, columns, constraint names and indexes; only the
 //! column types differ (see the crate docs for the storage conventions).
 
-use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
-
-/// Creates every table of the data model.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261128_000001_initial"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] = &[
     r"CREATE TABLE users (
@@ -288,29 +278,15 @@ const DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS users",
 ];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Postgres => crate::sql::execute(manager, POSTGRES_UP).await,
-            DbBackend::Sqlite => crate::sql::execute(manager, SQLITE_UP).await,
-            other => Err(DbErr::Migration(format!(
-                "keel supports PostgreSQL and SQLite, not {other:?}"
-            ))),
-        }
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::execute(manager, DOWN).await
-    }
-
-    /// DDL is transactional on both backends: a failed migration leaves nothing behind.
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Creates every table of the data model.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261128_000001_initial",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: DOWN,
+    },
+    sqlite: Sql {
+        up: SQLITE_UP,
+        down: DOWN,
+    },
+};

@@ -9,19 +9,10 @@
 //!
 //! SQLite has no notifications: workers there poll. This migration does nothing on SQLite.
 
-use sea_orm_migration::prelude::*;
+use crate::sql::{Sql, SqlMigration};
 
 /// The channel workers `LISTEN` on.
 pub const CHANNEL: &str = "outbox_events";
-
-/// Creates the notification trigger.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261201_000002_outbox_notify"
-    }
-}
 
 const POSTGRES_UP: &[&str] = &[
     // OR REPLACE: `migrate fresh` drops tables (and so the trigger), not functions.
@@ -42,22 +33,12 @@ const POSTGRES_DOWN: &[&str] = &[
     "DROP FUNCTION IF EXISTS outbox_events_notify()",
 ];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::postgres_only(manager, POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::postgres_only(manager, POSTGRES_DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Creates the notification trigger.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261201_000002_outbox_notify",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: POSTGRES_DOWN,
+    },
+    sqlite: Sql::NONE,
+};

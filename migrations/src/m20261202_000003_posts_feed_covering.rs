@@ -13,17 +13,7 @@
 //! PostgreSQL stores the filter columns as `INCLUDE` payload (not part of the key); SQLite has
 //! no `INCLUDE`, so they are trailing key columns there, which covers the same scan.
 
-use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
-
-/// Replaces `posts_feed_idx` with the covering `posts_feed_visible_idx`.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261202_000003_posts_feed_covering"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] = &[
     r"CREATE INDEX posts_feed_visible_idx ON posts (created_at DESC, id DESC)
@@ -41,25 +31,15 @@ const DOWN: &[&str] = &[
     r"DROP INDEX IF EXISTS posts_feed_visible_idx",
 ];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        match manager.get_database_backend() {
-            DbBackend::Sqlite => crate::sql::execute(manager, SQLITE_UP).await,
-            _ => crate::sql::execute(manager, POSTGRES_UP).await,
-        }
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::execute(manager, DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Replaces `posts_feed_idx` with the covering `posts_feed_visible_idx`.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261202_000003_posts_feed_covering",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: DOWN,
+    },
+    sqlite: Sql {
+        up: SQLITE_UP,
+        down: DOWN,
+    },
+};

@@ -9,16 +9,7 @@
 //! the generic OpenID provider (and Microsoft's multi-tenant endpoint) can name different
 //! issuers under one provider name. Rows from before this migration have an empty issuer.
 
-use sea_orm_migration::prelude::*;
-
-/// Creates `oauth_flows` and adds `oauth_accounts.provider_issuer`.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261203_000004_oauth_flows"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] = &[
     r"CREATE TABLE oauth_flows (
@@ -67,22 +58,15 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS oauth_flows",
 ];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Creates `oauth_flows` and adds `oauth_accounts.provider_issuer`.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261203_000004_oauth_flows",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: POSTGRES_DOWN,
+    },
+    sqlite: Sql {
+        up: SQLITE_UP,
+        down: SQLITE_DOWN,
+    },
+};

@@ -10,16 +10,7 @@
 //!
 //! Down re-creates the trigger as the earlier migration made it. SQLite: nothing to do.
 
-use sea_orm_migration::prelude::*;
-
-/// Drops the notification trigger.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261207_000005_outbox_notify_after_commit"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] = &[
     "DROP TRIGGER IF EXISTS outbox_events_notify ON outbox_events",
@@ -39,22 +30,12 @@ const POSTGRES_DOWN: &[&str] = &[
     FOR EACH STATEMENT EXECUTE FUNCTION outbox_events_notify()",
 ];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::postgres_only(manager, POSTGRES_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::postgres_only(manager, POSTGRES_DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Drops the notification trigger.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261207_000005_outbox_notify_after_commit",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: POSTGRES_DOWN,
+    },
+    sqlite: Sql::NONE,
+};

@@ -4,16 +4,7 @@
 //! the email and this flag is set (docs/contract.md, "Accounts and OAuth identities"). Rows
 //! from before this migration start unverified: nothing proved their addresses.
 
-use sea_orm_migration::prelude::*;
-
-/// Adds `users.email_verified`.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261208_000006_email_verified"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] =
     &["ALTER TABLE users ADD COLUMN email_verified BOOLEAN NOT NULL DEFAULT FALSE"];
@@ -25,22 +16,15 @@ const SQLITE_UP: &[&str] =
 
 const SQLITE_DOWN: &[&str] = &["ALTER TABLE users DROP COLUMN email_verified"];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Adds `users.email_verified`.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261208_000006_email_verified",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: POSTGRES_DOWN,
+    },
+    sqlite: Sql {
+        up: SQLITE_UP,
+        down: SQLITE_DOWN,
+    },
+};

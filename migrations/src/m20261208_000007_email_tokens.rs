@@ -4,16 +4,7 @@
 //! in the mail. A token is spent by setting `used_at` (`UPDATE … WHERE used_at IS NULL`, so it
 //! is spent at most once) and goes with its user.
 
-use sea_orm_migration::prelude::*;
-
-/// Creates `email_tokens`.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261208_000007_email_tokens"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] = &[
     r"CREATE TABLE email_tokens (
@@ -52,22 +43,15 @@ const SQLITE_UP: &[&str] = &[
 
 const SQLITE_DOWN: &[&str] = &["DROP TABLE IF EXISTS email_tokens"];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Creates `email_tokens`.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261208_000007_email_tokens",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: POSTGRES_DOWN,
+    },
+    sqlite: Sql {
+        up: SQLITE_UP,
+        down: SQLITE_DOWN,
+    },
+};

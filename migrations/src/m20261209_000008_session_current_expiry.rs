@@ -8,16 +8,7 @@
 //! statements as `current_jti`, so the two never disagree. Existing rows take the expiry of
 //! their current token.
 
-use sea_orm_migration::prelude::*;
-
-/// Adds and fills `session_families.current_expires_at`.
-pub(crate) struct Migration;
-
-impl MigrationName for Migration {
-    fn name(&self) -> &str {
-        "m20261209_000008_session_current_expiry"
-    }
-}
+use crate::sql::{Sql, SqlMigration};
 
 const POSTGRES_UP: &[&str] = &[
     "ALTER TABLE session_families ADD COLUMN current_expires_at TIMESTAMPTZ NULL",
@@ -43,22 +34,15 @@ const SQLITE_UP: &[&str] = &[
 
 const SQLITE_DOWN: &[&str] = &["ALTER TABLE session_families DROP COLUMN current_expires_at"];
 
-// `async_trait` needs the trait's exact (elided) signature.
-#[expect(
-    elided_lifetimes_in_paths,
-    reason = "the trait declares `&SchemaManager` with an elided lifetime"
-)]
-#[async_trait::async_trait]
-impl MigrationTrait for Migration {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_UP, SQLITE_UP).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        crate::sql::per_backend(manager, POSTGRES_DOWN, SQLITE_DOWN).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+/// Adds and fills `session_families.current_expires_at`.
+pub(crate) const MIGRATION: SqlMigration = SqlMigration {
+    name: "m20261209_000008_session_current_expiry",
+    postgres: Sql {
+        up: POSTGRES_UP,
+        down: POSTGRES_DOWN,
+    },
+    sqlite: Sql {
+        up: SQLITE_UP,
+        down: SQLITE_DOWN,
+    },
+};

@@ -1,1 +1,1 @@
-Box::new({{migration}}::Migration),
+Box::new({{migration}}::MIGRATION),
