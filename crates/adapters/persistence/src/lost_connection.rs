@@ -24,7 +24,8 @@
 //!
 //! On PostgreSQL the post writes and the vote are single statements outside a transaction (the
 //! change and its outbox row in one CTE), so they have no `BEGIN` to retry: a post's creation
-//! draws its id first (a read, retried), and in the api every write request reads before it
+//! is made idempotent instead (guarded by its event's key, so a second run finds the first's
+//! post and inserts nothing) and retried; and in the api every write request reads before it
 //! writes (the bearer token's user), which evicts the dead connections before the write runs.
 //!
 //! SQLite connections are files, not sockets: nothing is evicted there, and its errors are not

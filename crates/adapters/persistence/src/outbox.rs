@@ -72,8 +72,16 @@ pub(crate) fn postgres_event_rows(
     values: &mut Vec<Value>,
     events: &[DomainEvent],
 ) -> Result<String, StoreError> {
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    postgres_keyed_event_rows(values, events.iter().map(|event| (Uuid::new_v4(), event)))
+}
+
+/// [`postgres_event_rows`] with the event keys given.
+pub(crate) fn postgres_keyed_event_rows<'a>(
+    values: &mut Vec<Value>,
+    events: impl Iterator<Item = (Uuid, &'a DomainEvent)>,
+) -> Result<String, StoreError> {
+    let mut rows = Vec::new();
+    for (key, event) in events {
         let n = values.len();
         rows.push(format!(
             "(${}::uuid, ${}::text, ${}::jsonb)",
@@ -84,7 +92,7 @@ pub(crate) fn postgres_event_rows(
         let payload = serde_json::to_value(event)
             .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))?;
         values.extend([
-            Value::Uuid(Some(Uuid::new_v4())),
+            Value::Uuid(Some(key)),
             event.topic().into(),
             Value::Json(Some(Box::new(payload))),
         ]);

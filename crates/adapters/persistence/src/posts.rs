@@ -2,8 +2,9 @@
 //! change.
 //!
 //! Writes: on PostgreSQL each change and its events are one statement (a CTE, see
-//! `outbox::postgres_write_with_events`; a new post draws its id first), on SQLite a
-//! `BEGIN IMMEDIATE` transaction; either way the outbox's workers are woken after the commit.
+//! `outbox::postgres_write_with_events`; a new post's id is drawn by its insert and written
+//! into its event's payload by the same statement), on SQLite a `BEGIN IMMEDIATE`
+//! transaction; either way the outbox's workers are woken after the commit.
 //!
 //! The read model ([`PostView`]) joins the owner's public columns (never the password hash)
 //! and reads the maintained `posts.votes_count`, so no read aggregates the votes table. The
@@ -19,6 +20,7 @@ use crate::users::{returned_id, stored_email};
 use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use async_trait::async_trait;
+use keel_domain::Timestamp;
 use keel_domain::event::DomainEvent;
 use keel_domain::paging::Search;
 use keel_domain::post::{Content, NewPost, Post, PostId, Title};
@@ -32,6 +34,7 @@ use sea_orm::{
 };
 use std::sync::Arc;
 use time::OffsetDateTime;
+use uuid::Uuid;
 
 /// Stored posts on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
@@ -166,45 +169,26 @@ impl SeaPosts {
     }
 }
 
-/// PostgreSQL: the post's id drawn from its sequence first, so that the insert and its
-/// `post.created` event (whose payload carries the id) are one statement — two round trips
-/// instead of four (`BEGIN`, insert, outbox insert, `COMMIT`).
+/// PostgreSQL: the post and its `post.created` event in one statement and one round trip.
+///
+/// The id is the sequence's, drawn by the insert itself; the statement writes it into each
+/// event payload's `post_id` (the payloads are the domain's events, built with a placeholder
+/// id). The statement is idempotent under its first event's key: when that key is already in
+/// the outbox, it inserts nothing and returns the id recorded there. So it is safe to run twice
+/// ([`once_more_if_lost`]): on a connection lost to a database restart — where the first run
+/// may or may not have committed — it evicts the dead connections and runs once more without
+/// creating the post twice.
 async fn postgres_insert(db: &DatabaseConnection, new: &NewPost) -> Result<Post, StoreError> {
-    // Drawing the id is the first round trip and safe to repeat (a lost id is a gap): on a
-    // connection lost to a database restart it evicts the dead ones and runs again, so the
-    // write below finds a live connection.
-    let id = once_more_if_lost(db, || {
-        db.query_one_raw(Statement::from_string(
-            DbBackend::Postgres,
-            "SELECT nextval(pg_get_serial_sequence('posts', 'id')) AS id",
-        ))
-    })
-    .await
-    .map_err(store_error)?
-    .ok_or_else(|| unreadable("nextval returned no row"))?
-    .try_get::<i64>("", "id")
-    .map_err(store_error)?;
-    let id = PostId::new(id);
-    let created_at = instant::value(DbBackend::Postgres, new.created_at);
-    let values: Vec<Value> = vec![
-        id.get().into(),
-        new.draft.title.as_str().into(),
-        new.draft.content.as_str().into(),
-        new.draft.published.into(),
-        created_at,
-        new.owner_id.get().into(),
-    ];
+    let statement = postgres_insert_statement(new, Uuid::new_v4(), instant::now())?;
     // A missing owner fails the foreign key: `StoreError::Missing`.
-    let write = "INSERT INTO posts (id, title, content, published, created_at, updated_at, owner_id) \
-                 VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING id";
-    let inserted =
-        outbox::postgres_write_with_events(db, write, values, &new.events(id), instant::now())
-            .await?;
-    if !inserted {
-        return Err(unreadable("INSERT … RETURNING id returned no row"));
-    }
+    let id = once_more_if_lost(db, || db.query_one_raw(statement.clone()))
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| unreadable("INSERT … RETURNING id returned no row"))?
+        .try_get::<i64>("", "id")
+        .map_err(store_error)?;
     Ok(Post {
-        id,
+        id: PostId::new(id),
         owner_id: new.owner_id,
         title: new.draft.title.clone(),
         content: new.draft.content.clone(),
@@ -212,6 +196,49 @@ async fn postgres_insert(db: &DatabaseConnection, new: &NewPost) -> Result<Post,
         created_at: new.created_at,
         updated_at: new.created_at,
     })
+}
+
+/// The statement of [`postgres_insert`]: `key` is the first event's key (the creation's
+/// idempotency key), `now` the events' `created_at` and `available_at`.
+fn postgres_insert_statement(
+    new: &NewPost,
+    key: Uuid,
+    now: Timestamp,
+) -> Result<Statement, StoreError> {
+    // Fresh keys for any further events; the placeholder id is replaced by the statement.
+    let events = new.events(PostId::new(0));
+    let keys = std::iter::once(key).chain(std::iter::repeat_with(Uuid::new_v4));
+    let mut values: Vec<Value> = vec![
+        new.draft.title.as_str().into(),
+        new.draft.content.as_str().into(),
+        new.draft.published.into(),
+        instant::value(DbBackend::Postgres, new.created_at),
+        new.owner_id.get().into(),
+        instant::value(DbBackend::Postgres, now),
+    ];
+    let key = values.len() + 1;
+    let rows = outbox::postgres_keyed_event_rows(&mut values, keys.zip(&events))?;
+    let sql = format!(
+        "WITH changed AS (INSERT INTO posts \
+             (title, content, published, created_at, updated_at, owner_id) \
+         SELECT $1, $2, $3, $4, $4, $5 \
+         WHERE NOT EXISTS (SELECT 1 FROM outbox_events WHERE event_key = ${key}::uuid) \
+         RETURNING id), \
+         recorded AS (INSERT INTO outbox_events \
+             (event_key, topic, payload, status, attempts, created_at, available_at) \
+         SELECT e.event_key, e.topic, jsonb_set(e.payload, '{{post_id}}', to_jsonb(changed.id)), \
+             '{PENDING}', 0, $6, $6 \
+         FROM changed CROSS JOIN (VALUES {rows}) AS e (event_key, topic, payload)) \
+         SELECT id FROM changed \
+         UNION ALL SELECT (payload ->> 'post_id')::bigint FROM outbox_events \
+         WHERE event_key = ${key}::uuid",
+        PENDING = outbox::PENDING,
+    );
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
 }
 
 async fn insert(txn: &DatabaseTransaction, new: &NewPost) -> Result<Post, StoreError> {
@@ -486,6 +513,81 @@ mod tests {
             r#"ORDER BY "posts"."created_at" DESC, "posts"."id" DESC LIMIT $4 OFFSET $5"#,
         ] {
             assert!(inner.contains(part), "{part} in {sql}");
+        }
+    }
+
+    /// Needs PostgreSQL (`TEST_DATABASE_URL`): left out and counted as skipped without it.
+    mod postgres {
+        use super::*;
+        use keel_domain::post::PostDraft;
+        use keel_testkit::db::TestDb;
+
+        async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+            db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+                .await
+                .expect("count")
+                .expect("a row")
+                .try_get::<i64>("", "n")
+                .expect("n")
+        }
+
+        /// A retry after a lost connection runs the statement again; when the first run had
+        /// committed, the second must find it, not create the post twice.
+        #[tokio::test]
+        async fn a_creation_run_twice_under_one_key_makes_one_post_and_one_event() {
+            let test_db = TestDb::postgres().await;
+            let db = test_db.connection();
+            let owner = db
+                .query_one_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "INSERT INTO users (email, password_hash, email_verified, created_at) \
+                     VALUES ('owner@example.com', NULL, true, now()) RETURNING id",
+                ))
+                .await
+                .expect("insert the owner")
+                .expect("a row")
+                .try_get::<i64>("", "id")
+                .expect("id");
+            let now = Timestamp::new(OffsetDateTime::now_utc());
+            let new = NewPost {
+                owner_id: UserId::new(owner),
+                draft: PostDraft {
+                    title: Title::parse("once").expect("a title"),
+                    content: Content::parse("only once").expect("content"),
+                    published: true,
+                },
+                created_at: now,
+            };
+            let key = Uuid::new_v4();
+            let statement = postgres_insert_statement(&new, key, now).expect("a statement");
+            let mut ids = Vec::new();
+            for _ in 0..2 {
+                let row = db
+                    .query_one_raw(statement.clone())
+                    .await
+                    .expect("the creation runs")
+                    .expect("it returns the post's id");
+                ids.push(row.try_get::<i64>("", "id").expect("id"));
+            }
+            assert_eq!(ids[0], ids[1], "both runs name the same post");
+            assert_eq!(count(db, "SELECT count(*) AS n FROM posts").await, 1);
+            assert_eq!(
+                count(db, "SELECT count(*) AS n FROM outbox_events").await,
+                1
+            );
+            let payload = db
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT payload FROM outbox_events WHERE event_key = $1",
+                    [key.into()],
+                ))
+                .await
+                .expect("the event")
+                .expect("a row")
+                .try_get::<serde_json::Value>("", "payload")
+                .expect("payload");
+            let expected = serde_json::to_value(&new.events(PostId::new(ids[0]))[0]).expect("JSON");
+            assert_eq!(payload, expected, "the payload carries the drawn id");
         }
     }
 }
