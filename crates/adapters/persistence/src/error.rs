@@ -20,6 +20,16 @@ pub(crate) fn store_error(err: DbErr) -> StoreError {
     }
 }
 
+/// Whether `err` is PostgreSQL refusing a row for violating the constraint named `constraint`.
+pub(crate) fn violates(err: &DbErr, constraint: &str) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => {
+            matches!(inner.as_ref(), sqlx::Error::Database(db) if db.constraint() == Some(constraint))
+        }
+        _ => false,
+    }
+}
+
 /// A stored value this build cannot read back (a bug or corrupt data).
 #[derive(Debug, thiserror::Error)]
 #[error("unreadable stored value: {0}")]

@@ -23,10 +23,12 @@
 //! pool is still evicted, so the next request finds a live connection.
 //!
 //! On PostgreSQL the post writes and the vote are single statements outside a transaction (the
-//! change and its outbox row in one CTE), so they have no `BEGIN` to retry: a post's creation
-//! is made idempotent instead (guarded by its event's key, so a second run finds the first's
-//! post and inserts nothing) and retried; and in the api every write request reads before it
-//! writes (the bearer token's user), which evicts the dead connections before the write runs.
+//! change and its outbox row in one CTE), so they have no `BEGIN` to retry. A post's creation
+//! is retried all the same ([`then_if_lost`]): its event's key is unique in the outbox, so a
+//! second run after a first that committed fails on that key instead of creating the post
+//! twice, and that failure means "already created" — the post is the one recorded under the
+//! key. And in the api every write request reads before it writes (the bearer token's user),
+//! which evicts the dead connections before the write runs.
 //!
 //! SQLite connections are files, not sockets: nothing is evicted there, and its errors are not
 //! connection losses.
@@ -53,11 +55,30 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = Result<T, DbErr>>,
 {
-    match operation().await {
+    then_if_lost(db, operation(), &operation).await
+}
+
+/// Awaits `first`; when it failed because its connection was lost, evicts the pool's idle
+/// connections and runs `again` on a new one. `again` must be right whether or not `first` was
+/// applied by the server (the same operation when it is safe to run twice).
+///
+/// # Errors
+/// The error of `again`, or of `first` when it was not a lost connection.
+pub(crate) async fn then_if_lost<T, Fut, G, GFut>(
+    db: &DatabaseConnection,
+    first: Fut,
+    again: G,
+) -> Result<T, DbErr>
+where
+    Fut: Future<Output = Result<T, DbErr>>,
+    G: FnOnce() -> GFut,
+    GFut: Future<Output = Result<T, DbErr>>,
+{
+    match first.await {
         Err(err) if is_lost(&err) => {
             let evicted = evict_idle(db).await;
             tracing::warn!(error = %err, evicted, "database connection lost; retrying once on a new connection");
-            operation().await
+            again().await
         }
         outcome => outcome,
     }

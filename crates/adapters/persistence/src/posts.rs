@@ -13,8 +13,8 @@
 //! are read and joined with their owners.
 
 use crate::entity::{post, user};
-use crate::error::{store_error, unreadable};
-use crate::lost_connection::once_more_if_lost;
+use crate::error::{store_error, unreadable, violates};
+use crate::lost_connection::{once_more_if_lost, then_if_lost};
 use crate::transaction::{begin, finish_and_wake};
 use crate::users::{returned_id, stored_email};
 use crate::waker::Wakeup;
@@ -29,8 +29,8 @@ use keel_ports::{Author, OutboxWaker, PostQuery, PostView, Posts, StoreError};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
-    Select, Statement, Value,
+    DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, RelationTrait, Select, Statement, Value,
 };
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -173,20 +173,21 @@ impl SeaPosts {
 ///
 /// The id is the sequence's, drawn by the insert itself; the statement writes it into each
 /// event payload's `post_id` (the payloads are the domain's events, built with a placeholder
-/// id). The statement is idempotent under its first event's key: when that key is already in
-/// the outbox, it inserts nothing and returns the id recorded there. So it is safe to run twice
-/// ([`once_more_if_lost`]): on a connection lost to a database restart — where the first run
-/// may or may not have committed — it evicts the dead connections and runs once more without
-/// creating the post twice.
+/// id). On a connection lost to a database restart the first run may or may not have
+/// committed, so it is run once more ([`run_again`]), which tells the two apart by the event's
+/// key.
 async fn postgres_insert(db: &DatabaseConnection, new: &NewPost) -> Result<Post, StoreError> {
-    let statement = postgres_insert_statement(new, Uuid::new_v4(), instant::now())?;
+    let key = Uuid::new_v4();
+    let statement = postgres_insert_statement(new, key, instant::now())?;
     // A missing owner fails the foreign key: `StoreError::Missing`.
-    let id = once_more_if_lost(db, || db.query_one_raw(statement.clone()))
-        .await
-        .map_err(store_error)?
-        .ok_or_else(|| unreadable("INSERT … RETURNING id returned no row"))?
-        .try_get::<i64>("", "id")
-        .map_err(store_error)?;
+    let id = then_if_lost(db, db.query_one_raw(statement.clone()), || {
+        run_again(db, &statement, key)
+    })
+    .await
+    .map_err(store_error)?
+    .ok_or_else(|| unreadable("INSERT … RETURNING id returned no row"))?
+    .try_get::<i64>("", "id")
+    .map_err(store_error)?;
     Ok(Post {
         id: PostId::new(id),
         owner_id: new.owner_id,
@@ -198,8 +199,33 @@ async fn postgres_insert(db: &DatabaseConnection, new: &NewPost) -> Result<Post,
     })
 }
 
-/// The statement of [`postgres_insert`]: `key` is the first event's key (the creation's
-/// idempotency key), `now` the events' `created_at` and `available_at`.
+/// The outbox's unique constraint on `event_key`.
+const EVENT_KEY_CONSTRAINT: &str = "outbox_events_event_key_key";
+
+/// Runs a creation's `statement` again after its first run was lost with its connection. If
+/// the first run had committed, its event's `key` is in the outbox and this run fails on the
+/// key's uniqueness, creating nothing: the post is then the one recorded under the key.
+async fn run_again(
+    db: &DatabaseConnection,
+    statement: &Statement,
+    key: Uuid,
+) -> Result<Option<QueryResult>, DbErr> {
+    match db.query_one_raw(statement.clone()).await {
+        Err(err) if violates(&err, EVENT_KEY_CONSTRAINT) => {
+            db.query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT (payload ->> 'post_id')::bigint AS id FROM outbox_events \
+                 WHERE event_key = $1",
+                [key.into()],
+            ))
+            .await
+        }
+        outcome => outcome,
+    }
+}
+
+/// The statement of [`postgres_insert`]: `key` is the first event's key, `now` the events'
+/// `created_at` and `available_at`.
 fn postgres_insert_statement(
     new: &NewPost,
     key: Uuid,
@@ -216,22 +242,17 @@ fn postgres_insert_statement(
         new.owner_id.get().into(),
         instant::value(DbBackend::Postgres, now),
     ];
-    let key = values.len() + 1;
     let rows = outbox::postgres_keyed_event_rows(&mut values, keys.zip(&events))?;
     let sql = format!(
         "WITH changed AS (INSERT INTO posts \
              (title, content, published, created_at, updated_at, owner_id) \
-         SELECT $1, $2, $3, $4, $4, $5 \
-         WHERE NOT EXISTS (SELECT 1 FROM outbox_events WHERE event_key = ${key}::uuid) \
-         RETURNING id), \
+         VALUES ($1, $2, $3, $4, $4, $5) RETURNING id), \
          recorded AS (INSERT INTO outbox_events \
              (event_key, topic, payload, status, attempts, created_at, available_at) \
          SELECT e.event_key, e.topic, jsonb_set(e.payload, '{{post_id}}', to_jsonb(changed.id)), \
              '{PENDING}', 0, $6, $6 \
          FROM changed CROSS JOIN (VALUES {rows}) AS e (event_key, topic, payload)) \
-         SELECT id FROM changed \
-         UNION ALL SELECT (payload ->> 'post_id')::bigint FROM outbox_events \
-         WHERE event_key = ${key}::uuid",
+         SELECT id FROM changed",
         PENDING = outbox::PENDING,
     );
     Ok(Statement::from_sql_and_values(
@@ -532,9 +553,9 @@ mod tests {
         }
 
         /// A retry after a lost connection runs the statement again; when the first run had
-        /// committed, the second must find it, not create the post twice.
+        /// committed, the second must find its post, not create it twice.
         #[tokio::test]
-        async fn a_creation_run_twice_under_one_key_makes_one_post_and_one_event() {
+        async fn a_creation_run_again_after_it_committed_names_its_post_and_creates_nothing() {
             let test_db = TestDb::postgres().await;
             let db = test_db.connection();
             let owner = db
@@ -560,15 +581,19 @@ mod tests {
             };
             let key = Uuid::new_v4();
             let statement = postgres_insert_statement(&new, key, now).expect("a statement");
-            let mut ids = Vec::new();
-            for _ in 0..2 {
-                let row = db
-                    .query_one_raw(statement.clone())
-                    .await
-                    .expect("the creation runs")
-                    .expect("it returns the post's id");
-                ids.push(row.try_get::<i64>("", "id").expect("id"));
-            }
+            let id = |row: Option<QueryResult>| {
+                row.expect("a row naming the post")
+                    .try_get::<i64>("", "id")
+                    .expect("id")
+            };
+            let first = db
+                .query_one_raw(statement.clone())
+                .await
+                .expect("the first run");
+            let again = run_again(db, &statement, key)
+                .await
+                .expect("the second run");
+            let ids = [id(first), id(again)];
             assert_eq!(ids[0], ids[1], "both runs name the same post");
             assert_eq!(count(db, "SELECT count(*) AS n FROM posts").await, 1);
             assert_eq!(
