@@ -204,7 +204,9 @@ const EVENT_KEY_CONSTRAINT: &str = "outbox_events_event_key_key";
 
 /// Runs a creation's `statement` again after its first run was lost with its connection. If
 /// the first run had committed, its event's `key` is in the outbox and this run fails on the
-/// key's uniqueness, creating nothing: the post is then the one recorded under the key.
+/// key's uniqueness, creating nothing: the post is then the one recorded under the key. (The
+/// second run follows the first within milliseconds, and delivered rows stay in the outbox
+/// until `worker purge --older-than DAYS` removes them, so the key is still there to find.)
 async fn run_again(
     db: &DatabaseConnection,
     statement: &Statement,
