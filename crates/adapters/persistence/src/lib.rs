@@ -23,6 +23,7 @@
 //! Repositories are cheap to clone: they hold a [`sea_orm::DatabaseConnection`] (a pool).
 
 mod connection;
+mod creations;
 mod email_tokens;
 pub mod entity;
 mod error;

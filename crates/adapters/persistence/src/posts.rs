@@ -2,9 +2,10 @@
 //! change.
 //!
 //! Writes: on PostgreSQL each change and its events are one statement (a CTE, see
-//! `outbox::postgres_write_with_events`; a new post's id is drawn by its insert and written
-//! into its event's payload by the same statement), on SQLite a `BEGIN IMMEDIATE`
-//! transaction; either way the outbox's workers are woken after the commit.
+//! `outbox::postgres_write_with_events`); creations that arrive together share one such
+//! statement (module `creations`: each new post's id is drawn by the statement and written
+//! into its event's payload). On SQLite each write is a `BEGIN IMMEDIATE` transaction. Either
+//! way the outbox's workers are woken after the commit.
 //!
 //! The read model ([`PostView`]) joins the owner's public columns (never the password hash)
 //! and reads the maintained `posts.votes_count`, so no read aggregates the votes table. The
@@ -12,15 +13,15 @@
 //! `published` and `owner_id`): a page's ids come from the index alone, then only those rows
 //! are read and joined with their owners.
 
+use crate::creations::Creations;
 use crate::entity::{post, user};
-use crate::error::{store_error, unreadable, violates};
-use crate::lost_connection::{once_more_if_lost, then_if_lost};
+use crate::error::{store_error, unreadable};
+use crate::lost_connection::once_more_if_lost;
 use crate::transaction::{begin, finish_and_wake};
 use crate::users::{returned_id, stored_email};
 use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use async_trait::async_trait;
-use keel_domain::Timestamp;
 use keel_domain::event::DomainEvent;
 use keel_domain::paging::Search;
 use keel_domain::post::{Content, NewPost, Post, PostId, Title};
@@ -29,27 +30,30 @@ use keel_ports::{Author, OutboxWaker, PostQuery, PostView, Posts, StoreError};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func, Order, Query, SelectStatement};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QueryResult,
-    QuerySelect, RelationTrait, Select, Statement, Value,
+    EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    Select, Value,
 };
 use std::sync::Arc;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
 /// Stored posts on a SeaORM connection (PostgreSQL or SQLite). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SeaPosts {
     db: DatabaseConnection,
     wakeup: Wakeup,
+    /// PostgreSQL's creations, written in batches.
+    creations: Creations,
 }
 
 impl SeaPosts {
     /// Posts stored through `db`; `waker` is woken after each commit that recorded events.
     #[must_use]
     pub fn new(db: DatabaseConnection, waker: Arc<dyn OutboxWaker>) -> Self {
+        let wakeup = Wakeup::new(waker);
         Self {
+            creations: Creations::new(db.clone(), wakeup.clone()),
             db,
-            wakeup: Wakeup::new(waker),
+            wakeup,
         }
     }
 }
@@ -59,9 +63,8 @@ impl Posts for SeaPosts {
     #[tracing::instrument(name = "db.posts.create", skip_all, fields(otel.kind = "client"))]
     async fn create(&self, new: &NewPost) -> Result<Post, StoreError> {
         if self.db.get_database_backend() == DbBackend::Postgres {
-            let post = postgres_insert(&self.db, new).await?;
-            self.wakeup.wake();
-            return Ok(post);
+            let id = self.creations.create(new).await?;
+            return Ok(stored(new, id));
         }
         let txn = begin(&self.db).await?;
         let outcome = insert(&txn, new).await;
@@ -169,101 +172,6 @@ impl SeaPosts {
     }
 }
 
-/// PostgreSQL: the post and its `post.created` event in one statement and one round trip.
-///
-/// The id is the sequence's, drawn by the insert itself; the statement writes it into each
-/// event payload's `post_id` (the payloads are the domain's events, built with a placeholder
-/// id). On a connection lost to a database restart the first run may or may not have
-/// committed, so it is run once more ([`run_again`]), which tells the two apart by the event's
-/// key.
-async fn postgres_insert(db: &DatabaseConnection, new: &NewPost) -> Result<Post, StoreError> {
-    let key = Uuid::new_v4();
-    let statement = postgres_insert_statement(new, key, instant::now())?;
-    // A missing owner fails the foreign key: `StoreError::Missing`.
-    let id = then_if_lost(db, db.query_one_raw(statement.clone()), || {
-        run_again(db, &statement, key)
-    })
-    .await
-    .map_err(store_error)?
-    .ok_or_else(|| unreadable("INSERT … RETURNING id returned no row"))?
-    .try_get::<i64>("", "id")
-    .map_err(store_error)?;
-    Ok(Post {
-        id: PostId::new(id),
-        owner_id: new.owner_id,
-        title: new.draft.title.clone(),
-        content: new.draft.content.clone(),
-        published: new.draft.published,
-        created_at: new.created_at,
-        updated_at: new.created_at,
-    })
-}
-
-/// The outbox's unique constraint on `event_key`.
-const EVENT_KEY_CONSTRAINT: &str = "outbox_events_event_key_key";
-
-/// Runs a creation's `statement` again after its first run was lost with its connection. If
-/// the first run had committed, its event's `key` is in the outbox and this run fails on the
-/// key's uniqueness, creating nothing: the post is then the one recorded under the key. (The
-/// second run follows the first within milliseconds, and delivered rows stay in the outbox
-/// until `worker purge --older-than DAYS` removes them, so the key is still there to find.)
-async fn run_again(
-    db: &DatabaseConnection,
-    statement: &Statement,
-    key: Uuid,
-) -> Result<Option<QueryResult>, DbErr> {
-    match db.query_one_raw(statement.clone()).await {
-        Err(err) if violates(&err, EVENT_KEY_CONSTRAINT) => {
-            db.query_one_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT (payload ->> 'post_id')::bigint AS id FROM outbox_events \
-                 WHERE event_key = $1",
-                [key.into()],
-            ))
-            .await
-        }
-        outcome => outcome,
-    }
-}
-
-/// The statement of [`postgres_insert`]: `key` is the first event's key, `now` the events'
-/// `created_at` and `available_at`.
-fn postgres_insert_statement(
-    new: &NewPost,
-    key: Uuid,
-    now: Timestamp,
-) -> Result<Statement, StoreError> {
-    // Fresh keys for any further events; the placeholder id is replaced by the statement.
-    let events = new.events(PostId::new(0));
-    let keys = std::iter::once(key).chain(std::iter::repeat_with(Uuid::new_v4));
-    let mut values: Vec<Value> = vec![
-        new.draft.title.as_str().into(),
-        new.draft.content.as_str().into(),
-        new.draft.published.into(),
-        instant::value(DbBackend::Postgres, new.created_at),
-        new.owner_id.get().into(),
-        instant::value(DbBackend::Postgres, now),
-    ];
-    let rows = outbox::postgres_keyed_event_rows(&mut values, keys.zip(&events))?;
-    let sql = format!(
-        "WITH changed AS (INSERT INTO posts \
-             (title, content, published, created_at, updated_at, owner_id) \
-         VALUES ($1, $2, $3, $4, $4, $5) RETURNING id), \
-         recorded AS (INSERT INTO outbox_events \
-             (event_key, topic, payload, status, attempts, created_at, available_at) \
-         SELECT e.event_key, e.topic, jsonb_set(e.payload, '{{post_id}}', to_jsonb(changed.id)), \
-             '{PENDING}', 0, $6, $6 \
-         FROM changed CROSS JOIN (VALUES {rows}) AS e (event_key, topic, payload)) \
-         SELECT id FROM changed",
-        PENDING = outbox::PENDING,
-    );
-    Ok(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-}
-
 async fn insert(txn: &DatabaseTransaction, new: &NewPost) -> Result<Post, StoreError> {
     let backend = txn.get_database_backend();
     let row: [Expr; 6] = [
@@ -291,7 +199,12 @@ async fn insert(txn: &DatabaseTransaction, new: &NewPost) -> Result<Post, StoreE
     // A missing owner fails the foreign key: `StoreError::Missing`.
     let id = PostId::new(returned_id(txn, &insert).await?);
     outbox::append(txn, &new.events(id), instant::now()).await?;
-    Ok(Post {
+    Ok(stored(new, id))
+}
+
+/// `new` as stored under `id`.
+fn stored(new: &NewPost, id: PostId) -> Post {
+    Post {
         id,
         owner_id: new.owner_id,
         title: new.draft.title.clone(),
@@ -299,7 +212,7 @@ async fn insert(txn: &DatabaseTransaction, new: &NewPost) -> Result<Post, StoreE
         published: new.draft.published,
         created_at: new.created_at,
         updated_at: new.created_at,
-    })
+    }
 }
 
 async fn update(
@@ -536,85 +449,6 @@ mod tests {
             r#"ORDER BY "posts"."created_at" DESC, "posts"."id" DESC LIMIT $4 OFFSET $5"#,
         ] {
             assert!(inner.contains(part), "{part} in {sql}");
-        }
-    }
-
-    /// Needs PostgreSQL (`TEST_DATABASE_URL`): left out and counted as skipped without it.
-    mod postgres {
-        use super::*;
-        use keel_domain::post::PostDraft;
-        use keel_testkit::db::TestDb;
-
-        async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-            db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-                .await
-                .expect("count")
-                .expect("a row")
-                .try_get::<i64>("", "n")
-                .expect("n")
-        }
-
-        /// A retry after a lost connection runs the statement again; when the first run had
-        /// committed, the second must find its post, not create it twice.
-        #[tokio::test]
-        async fn a_creation_run_again_after_it_committed_names_its_post_and_creates_nothing() {
-            let test_db = TestDb::postgres().await;
-            let db = test_db.connection();
-            let owner = db
-                .query_one_raw(Statement::from_string(
-                    DbBackend::Postgres,
-                    "INSERT INTO users (email, password_hash, email_verified, created_at) \
-                     VALUES ('owner@example.com', NULL, true, now()) RETURNING id",
-                ))
-                .await
-                .expect("insert the owner")
-                .expect("a row")
-                .try_get::<i64>("", "id")
-                .expect("id");
-            let now = Timestamp::new(OffsetDateTime::now_utc());
-            let new = NewPost {
-                owner_id: UserId::new(owner),
-                draft: PostDraft {
-                    title: Title::parse("once").expect("a title"),
-                    content: Content::parse("only once").expect("content"),
-                    published: true,
-                },
-                created_at: now,
-            };
-            let key = Uuid::new_v4();
-            let statement = postgres_insert_statement(&new, key, now).expect("a statement");
-            let id = |row: Option<QueryResult>| {
-                row.expect("a row naming the post")
-                    .try_get::<i64>("", "id")
-                    .expect("id")
-            };
-            let first = db
-                .query_one_raw(statement.clone())
-                .await
-                .expect("the first run");
-            let again = run_again(db, &statement, key)
-                .await
-                .expect("the second run");
-            let ids = [id(first), id(again)];
-            assert_eq!(ids[0], ids[1], "both runs name the same post");
-            assert_eq!(count(db, "SELECT count(*) AS n FROM posts").await, 1);
-            assert_eq!(
-                count(db, "SELECT count(*) AS n FROM outbox_events").await,
-                1
-            );
-            let payload = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT payload FROM outbox_events WHERE event_key = $1",
-                    [key.into()],
-                ))
-                .await
-                .expect("the event")
-                .expect("a row")
-                .try_get::<serde_json::Value>("", "payload")
-                .expect("payload");
-            let expected = serde_json::to_value(&new.events(PostId::new(ids[0]))[0]).expect("JSON");
-            assert_eq!(payload, expected, "the payload carries the drawn id");
         }
     }
 }
