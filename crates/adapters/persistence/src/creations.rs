@@ -1,15 +1,5 @@
 //! Creating posts on PostgreSQL: creations that arrive while others are being written are
-//! written together, in one statement and one commit.
-//!
-//! A creation alone is one short statement (the post and its `post.created` outbox row), and
-//! under load most of its cost is per statement, not per row: the round trip, the commit and
-//! its WAL flush, and the pool's check of the connection when it comes back. So each pool
-//! ([`Creations`], one per [`crate::SeaPosts`]) queues its creations, and at most
-//! [`WRITERS`] tasks drain the queue, each taking up to [`MAX_BATCH`] waiting creations at a
-//! time and writing them with one statement. With nobody waiting a creation is written alone
-//! at once — there is no timer, so an idle server adds no latency. The writers are tasks of
-//! their own: a request dropped while its creation is written (the client went away, a
-//! deadline) never drops the write of the others in its batch.
+//! written together, in one statement and one commit ([`crate::batch`]).
 //!
 //! The statement takes the batch as one JSON parameter (the text never changes, so it stays
 //! prepared): every post's id is drawn from the posts' sequence by the statement, which writes
@@ -28,48 +18,34 @@
 //!   removes them, so the keys are still there to find.)
 //! - Anything else (the database unavailable) fails every creation of the batch.
 
-use crate::error::{store_error, unreadable, violates};
+use crate::batch::{BatchWrite, Batcher};
+use crate::error::{is_refused_row, store_error, violates};
 use crate::lost_connection::then_if_lost;
 use crate::waker::Wakeup;
 use crate::{instant, outbox};
 use keel_domain::Timestamp;
 use keel_domain::post::{NewPost, PostId};
 use keel_ports::StoreError;
-use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr, Statement, sqlx,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, Statement};
 use serde_json::json;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tokio::sync::oneshot;
-use tracing::Instrument;
 use uuid::Uuid;
-
-/// How many batches of one pool may be written at once.
-pub(crate) const WRITERS: usize = 2;
-/// The most creations one statement writes.
-pub(crate) const MAX_BATCH: usize = 64;
 
 /// The outbox's unique constraint on `event_key`.
 const EVENT_KEY_CONSTRAINT: &str = "outbox_events_event_key_key";
 
-/// The creations of one pool, queued for its writers. Cheap to clone.
-#[derive(Clone)]
-pub(crate) struct Creations {
+/// One pool's queue of creations.
+pub(crate) type Creations = Batcher<CreationWriter>;
+
+/// Writes batches of creations on one pool.
+pub(crate) struct CreationWriter {
     db: DatabaseConnection,
     wakeup: Wakeup,
-    queue: Arc<Mutex<Queue>>,
 }
 
-#[derive(Default)]
-struct Queue {
-    waiting: Vec<Waiting>,
-    writers: usize,
-}
-
-/// A creation waiting for its batch, with where its post's id goes.
-struct Waiting {
-    creation: Creation,
-    answer: oneshot::Sender<Result<PostId, StoreError>>,
+impl CreationWriter {
+    pub(crate) fn new(db: DatabaseConnection, wakeup: Wakeup) -> Self {
+        Self { db, wakeup }
+    }
 }
 
 /// One post to create and the key of its first event (how a run after a lost connection finds
@@ -89,89 +65,14 @@ impl Creation {
     }
 }
 
-impl std::fmt::Debug for Creations {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Creations").finish_non_exhaustive()
-    }
-}
+impl BatchWrite for CreationWriter {
+    type Item = Creation;
+    type Output = PostId;
+    const SPAN: &'static str = "db.posts.create_batch";
 
-impl Creations {
-    pub(crate) fn new(db: DatabaseConnection, wakeup: Wakeup) -> Self {
-        Self {
-            db,
-            wakeup,
-            queue: Arc::default(),
-        }
-    }
-
-    /// Creates `new` with the next batch; returns its id once the batch has committed (the
-    /// outbox's workers are woken by then).
-    pub(crate) async fn create(&self, new: &NewPost) -> Result<PostId, StoreError> {
-        let (answer, id) = oneshot::channel();
-        let start_writer = {
-            let mut queue = self.lock();
-            queue.waiting.push(Waiting {
-                creation: Creation::new(new.clone()),
-                answer,
-            });
-            let start = queue.writers < WRITERS;
-            if start {
-                queue.writers += 1;
-            }
-            start
-        };
-        if start_writer {
-            let writer = self.clone();
-            tokio::spawn(async move { writer.write_all().await });
-        }
-        id.await
-            .map_err(|_| unreadable("the creation's writer stopped before answering"))?
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        // The queue's state stays consistent whatever panicked while it was held.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// A writer: writes batches until nobody waits, then stops.
-    async fn write_all(self) {
-        let mut slot = WriterSlot {
-            creations: &self,
-            held: true,
-        };
-        loop {
-            let batch: Vec<Waiting> = {
-                let mut queue = self.lock();
-                if queue.waiting.is_empty() {
-                    // Given up under the lock a creation takes to queue itself, so a creation
-                    // never waits without a writer.
-                    queue.writers -= 1;
-                    slot.held = false;
-                    return;
-                }
-                let take = queue.waiting.len().min(MAX_BATCH);
-                queue.waiting.drain(..take).collect()
-            };
-            let (creations, answers): (Vec<Creation>, Vec<_>) = batch
-                .into_iter()
-                .map(|waiting| (waiting.creation, waiting.answer))
-                .unzip();
-            let span = tracing::info_span!(
-                "db.posts.create_batch",
-                otel.kind = "client",
-                batch = creations.len()
-            );
-            let ids = self.write_batch(&creations).instrument(span).await;
-            for (answer, id) in answers.into_iter().zip(ids) {
-                // The request may have gone: its post is created all the same.
-                let _ = answer.send(id);
-            }
-        }
-    }
-
-    /// Writes `creations` (as one batch, or one by one when the batch was refused); returns
-    /// each one's outcome in order.
-    async fn write_batch(&self, creations: &[Creation]) -> Vec<Result<PostId, StoreError>> {
+    /// Writes `creations` as one batch, or one by one when the batch was refused; wakes the
+    /// outbox's workers when any was written.
+    async fn write(&self, creations: &[Creation]) -> Vec<Result<PostId, StoreError>> {
         let outcome = match write(&self.db, creations, instant::now()).await {
             Err(err) if creations.len() > 1 && is_refused_row(&err) => {
                 let mut outcomes = Vec::with_capacity(creations.len());
@@ -191,36 +92,6 @@ impl Creations {
             .into_iter()
             .map(|id| id.map_err(store_error))
             .collect()
-    }
-}
-
-/// Gives a writer's place back if its task ends without doing so (a panic).
-struct WriterSlot<'a> {
-    creations: &'a Creations,
-    held: bool,
-}
-
-impl Drop for WriterSlot<'_> {
-    fn drop(&mut self) {
-        if self.held {
-            self.creations.lock().writers -= 1;
-        }
-    }
-}
-
-/// Whether PostgreSQL refused the statement for one of its rows: a data exception (SQLSTATE
-/// class 22) or an integrity constraint violation (class 23).
-fn is_refused_row(err: &DbErr) -> bool {
-    let (DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))) =
-        err
-    else {
-        return false;
-    };
-    match inner.as_ref() {
-        sqlx::Error::Database(db) => db
-            .code()
-            .is_some_and(|code| code.starts_with("22") || code.starts_with("23")),
-        _ => false,
     }
 }
 
@@ -291,16 +162,8 @@ pub(crate) fn statement(creations: &[Creation], now: Timestamp) -> Result<Statem
         let new = &creation.new;
         // Fresh keys for any further events; the placeholder id is replaced by the statement.
         let keys = std::iter::once(creation.key).chain(std::iter::repeat_with(Uuid::new_v4));
-        let events = new
-            .events(PostId::new(0))
-            .into_iter()
-            .zip(keys)
-            .map(|(event, key)| {
-                let payload = serde_json::to_value(&event)
-                    .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))?;
-                Ok(json!({ "key": key, "topic": event.topic(), "payload": payload }))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
+        let events = new.events(PostId::new(0));
+        let events = outbox::postgres_keyed_events_json(keys.zip(&events))?;
         rows.push(json!({
             "ord": ord,
             "title": new.draft.title.as_str(),
@@ -391,8 +254,8 @@ mod tests {
             }
         }
 
-        fn creations(db: &DatabaseConnection) -> Creations {
-            Creations::new(db.clone(), Wakeup::new(Arc::new(NoWakeUps)))
+        fn writer(db: &DatabaseConnection) -> CreationWriter {
+            CreationWriter::new(db.clone(), Wakeup::new(std::sync::Arc::new(NoWakeUps)))
         }
 
         /// Every event's payload is the domain's event of the post it was recorded with.
@@ -482,11 +345,11 @@ mod tests {
             let news: Vec<NewPost> = (0..30)
                 .map(|n| new_post(owner, &format!("post {n}")))
                 .collect();
-            let creations = creations(db);
+            let creations = Creations::new(writer(db));
             let mut requests = tokio::task::JoinSet::new();
             for (n, new) in news.iter().cloned().enumerate() {
                 let creations = creations.clone();
-                requests.spawn(async move { (n, creations.create(&new).await) });
+                requests.spawn(async move { (n, creations.write(Creation::new(new)).await) });
             }
             let mut ids = vec![PostId::new(0); news.len()];
             while let Some(done) = requests.join_next().await {
@@ -496,12 +359,7 @@ mod tests {
             assert_stored(db, &news, &ids).await;
             assert_eq!(count(db, "SELECT count(*) AS n FROM posts").await, 30);
             assert_each_post_has_its_event(db).await;
-            assert_eq!(
-                creations.lock().writers,
-                0,
-                "the writers gave their places back"
-            );
-            assert!(creations.lock().waiting.is_empty());
+            assert!(creations.is_idle(), "the writers gave their places back");
         }
 
         /// A row the database refuses (its owner is gone) fails its own creation only.
@@ -517,7 +375,7 @@ mod tests {
                 new_post(owner, "third"),
             ];
             let batch: Vec<Creation> = news.iter().cloned().map(Creation::new).collect();
-            let outcomes = creations(db).write_batch(&batch).await;
+            let outcomes = writer(db).write(&batch).await;
             assert!(
                 matches!(outcomes[1], Err(StoreError::Missing)),
                 "{:?}",

@@ -30,6 +30,23 @@ pub(crate) fn violates(err: &DbErr, constraint: &str) -> bool {
     }
 }
 
+/// Whether PostgreSQL refused a statement for one of its rows — a data exception (SQLSTATE
+/// class 22) or an integrity constraint violation (class 23) — or chose it as a deadlock's
+/// victim (40P01): either way nothing of the statement was applied.
+pub(crate) fn is_refused_row(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner))) =
+        err
+    else {
+        return false;
+    };
+    match inner.as_ref() {
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("22") || code.starts_with("23") || code == "40P01"
+        }),
+        _ => false,
+    }
+}
+
 /// A stored value this build cannot read back (a bug or corrupt data).
 #[derive(Debug, thiserror::Error)]
 #[error("unreadable stored value: {0}")]

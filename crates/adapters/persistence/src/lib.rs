@@ -22,6 +22,7 @@
 //!
 //! Repositories are cheap to clone: they hold a [`sea_orm::DatabaseConnection`] (a pool).
 
+mod batch;
 mod connection;
 mod creations;
 mod email_tokens;

@@ -46,12 +46,10 @@ pub(crate) async fn append(
         outbox_event::Column::AvailableAt,
     ]);
     for event in events {
-        let payload = serde_json::to_value(event)
-            .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))?;
         let row: [Expr; 7] = [
             Value::Uuid(Some(Uuid::new_v4())).into(),
             event.topic().into(),
-            Value::Json(Some(Box::new(payload))).into(),
+            Value::Json(Some(Box::new(payload(event)?))).into(),
             PENDING.into(),
             0_i32.into(),
             instant::value(backend, now).into(),
@@ -72,16 +70,8 @@ pub(crate) fn postgres_event_rows(
     values: &mut Vec<Value>,
     events: &[DomainEvent],
 ) -> Result<String, StoreError> {
-    postgres_keyed_event_rows(values, events.iter().map(|event| (Uuid::new_v4(), event)))
-}
-
-/// [`postgres_event_rows`] with the event keys given.
-pub(crate) fn postgres_keyed_event_rows<'a>(
-    values: &mut Vec<Value>,
-    events: impl Iterator<Item = (Uuid, &'a DomainEvent)>,
-) -> Result<String, StoreError> {
     let mut rows = Vec::new();
-    for (key, event) in events {
+    for event in events {
         let n = values.len();
         rows.push(format!(
             "(${}::uuid, ${}::text, ${}::jsonb)",
@@ -89,15 +79,42 @@ pub(crate) fn postgres_keyed_event_rows<'a>(
             n + 2,
             n + 3
         ));
-        let payload = serde_json::to_value(event)
-            .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))?;
         values.extend([
-            Value::Uuid(Some(key)),
+            Value::Uuid(Some(Uuid::new_v4())),
             event.topic().into(),
-            Value::Json(Some(Box::new(payload))),
+            Value::Json(Some(Box::new(payload(event)?))),
         ]);
     }
     Ok(rows.join(", "))
+}
+
+/// PostgreSQL: `events` as JSON objects (`key`, `topic`, `payload`) for a statement that writes
+/// a batch's outbox rows from one JSON parameter, each with a fresh event key.
+pub(crate) fn postgres_events_json(
+    events: &[DomainEvent],
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    postgres_keyed_events_json(events.iter().map(|event| (Uuid::new_v4(), event)))
+}
+
+/// [`postgres_events_json`] with the event keys given.
+pub(crate) fn postgres_keyed_events_json<'a>(
+    events: impl Iterator<Item = (Uuid, &'a DomainEvent)>,
+) -> Result<Vec<serde_json::Value>, StoreError> {
+    events
+        .map(|(key, event)| {
+            Ok(serde_json::json!({
+                "key": key,
+                "topic": event.topic(),
+                "payload": payload(event)?,
+            }))
+        })
+        .collect()
+}
+
+/// An event's JSON payload.
+fn payload(event: &DomainEvent) -> Result<serde_json::Value, StoreError> {
+    serde_json::to_value(event)
+        .map_err(|err| unreadable(format!("event {} as JSON: {err}", event.topic())))
 }
 
 /// PostgreSQL, one statement and one round trip (no explicit transaction): runs `write` — a

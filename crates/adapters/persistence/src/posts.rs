@@ -13,7 +13,7 @@
 //! `published` and `owner_id`): a page's ids come from the index alone, then only those rows
 //! are read and joined with their owners.
 
-use crate::creations::Creations;
+use crate::creations::{Creation, CreationWriter, Creations};
 use crate::entity::{post, user};
 use crate::error::{store_error, unreadable};
 use crate::lost_connection::once_more_if_lost;
@@ -51,7 +51,7 @@ impl SeaPosts {
     pub fn new(db: DatabaseConnection, waker: Arc<dyn OutboxWaker>) -> Self {
         let wakeup = Wakeup::new(waker);
         Self {
-            creations: Creations::new(db.clone(), wakeup.clone()),
+            creations: Creations::new(CreationWriter::new(db.clone(), wakeup.clone())),
             db,
             wakeup,
         }
@@ -63,7 +63,7 @@ impl Posts for SeaPosts {
     #[tracing::instrument(name = "db.posts.create", skip_all, fields(otel.kind = "client"))]
     async fn create(&self, new: &NewPost) -> Result<Post, StoreError> {
         if self.db.get_database_backend() == DbBackend::Postgres {
-            let id = self.creations.create(new).await?;
+            let id = self.creations.write(Creation::new(new.clone())).await?;
             return Ok(stored(new, id));
         }
         let txn = begin(&self.db).await?;
