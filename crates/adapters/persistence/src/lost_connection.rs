@@ -22,12 +22,12 @@
 //! apply it twice. Those fail as [`keel_ports::StoreError::Unavailable`] (503) as before; their
 //! pool is still evicted, so the next request finds a live connection.
 //!
-//! On PostgreSQL the post writes and the vote are single statements outside a transaction (the
-//! change and its outbox row in one CTE), so they have no `BEGIN` to retry. A post's creation
-//! is retried all the same ([`then_if_lost`]): its event's key is unique in the outbox, so a
-//! second run after a first that committed fails on that key instead of creating the post
-//! twice, and that failure means "already created" — the post is the one recorded under the
-//! key. And in the api every write request reads before it writes (the bearer token's user),
+//! On PostgreSQL the post writes and the votes are single statements outside a transaction
+//! (the change and its outbox row in one CTE), so they have no `BEGIN` to retry. A batch of
+//! post creations is retried all the same ([`then_if_lost`], see `creations`): its events'
+//! keys are unique in the outbox, so a second run after a first that committed fails on a key
+//! instead of creating the posts twice, and that failure means "already created" — the posts
+//! are the ones recorded under the keys. And in the api every write request reads before it writes (the bearer token's user),
 //! which evicts the dead connections before the write runs.
 //!
 //! SQLite connections are files, not sockets: nothing is evicted there, and its errors are not
