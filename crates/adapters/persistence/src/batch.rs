@@ -136,7 +136,9 @@ impl<W: BatchWrite> Batcher<W> {
                 .into_iter()
                 .map(|waiting| (waiting.item, waiting.answer))
                 .unzip();
-            let span = tracing::info_span!(
+            // Debug level: at the default level a batch, which belongs to no request, would
+            // start a trace of its own; each request's own store span covers its wait.
+            let span = tracing::debug_span!(
                 "db.batch",
                 otel.name = W::SPAN,
                 otel.kind = "client",
@@ -190,6 +192,98 @@ impl<W: BatchWrite> Drop for WriterSlot<'_, W> {
     fn drop(&mut self) {
         if self.held {
             self.batcher.lock().writers -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Doubles numbers; equal numbers never share a batch; records each batch it wrote.
+    #[derive(Default)]
+    struct Doubler {
+        batches: Mutex<Vec<Vec<u32>>>,
+    }
+
+    impl BatchWrite for Doubler {
+        type Item = u32;
+        type Output = u32;
+        const SPAN: &'static str = "test.double";
+
+        fn fits(&self, batch: &[&u32], item: &u32) -> bool {
+            !batch.contains(&item)
+        }
+
+        async fn write(&self, items: &[u32]) -> Vec<Result<u32, StoreError>> {
+            self.batches
+                .lock()
+                .expect("not poisoned")
+                .push(items.to_vec());
+            tokio::task::yield_now().await;
+            items.iter().map(|n| Ok(n * 2)).collect()
+        }
+    }
+
+    fn queued(batcher: &Batcher<Doubler>, items: impl IntoIterator<Item = u32>) {
+        let mut queue = batcher.lock();
+        queue.writers = 1;
+        for item in items {
+            let (answer, _) = oneshot::channel();
+            queue.waiting.push(Waiting { item, answer });
+        }
+    }
+
+    fn items(batch: Option<Vec<Waiting<Doubler>>>) -> Option<Vec<u32>> {
+        batch.map(|batch| batch.into_iter().map(|waiting| waiting.item).collect())
+    }
+
+    #[test]
+    fn items_that_do_not_fit_wait_in_order_for_a_later_batch() {
+        let batcher = Batcher::new(Doubler::default());
+        queued(&batcher, [1, 1, 2, 1, 3]);
+        assert_eq!(items(batcher.next_batch()), Some(vec![1, 2, 3]));
+        assert_eq!(items(batcher.next_batch()), Some(vec![1]));
+        assert_eq!(items(batcher.next_batch()), Some(vec![1]));
+        assert_eq!(items(batcher.next_batch()), None);
+        assert!(batcher.is_idle(), "the writer gave its place up");
+    }
+
+    #[test]
+    fn a_batch_holds_at_most_max_batch_items() {
+        let batcher = Batcher::new(Doubler::default());
+        let count = u32::try_from(MAX_BATCH).expect("small") + 6;
+        queued(&batcher, 0..count);
+        let first = items(batcher.next_batch()).expect("a batch");
+        assert_eq!(first.len(), MAX_BATCH);
+        assert_eq!(first[0], 0);
+        assert_eq!(items(batcher.next_batch()).expect("a batch").len(), 6);
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_each_get_their_own_outcome_from_few_batches() {
+        let batcher = Batcher::new(Doubler::default());
+        let mut requests = tokio::task::JoinSet::new();
+        for n in 0..100 {
+            let batcher = batcher.clone();
+            requests.spawn(async move { (n, batcher.write(n % 50).await) });
+        }
+        while let Some(done) = requests.join_next().await {
+            let (n, outcome) = done.expect("a request");
+            assert_eq!(outcome.expect("written"), (n % 50) * 2);
+        }
+        assert!(batcher.is_idle(), "the writers stopped");
+        let batches = batcher.writer.batches.lock().expect("not poisoned").clone();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 100);
+        assert!(
+            batches.len() < 100,
+            "writes queued together share batches: {batches:?}"
+        );
+        for batch in &batches {
+            let mut distinct = batch.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            assert_eq!(distinct.len(), batch.len(), "no equal items in one batch");
         }
     }
 }
