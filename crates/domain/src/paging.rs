@@ -25,6 +25,9 @@ pub enum PagingError {
     /// Search term longer than [`SEARCH_MAX_CHARS`].
     #[error("String should have at most 200 characters")]
     SearchTooLong,
+    /// Search term with a NUL character (U+0000), which no stored text holds.
+    #[error("String should not contain the NUL character")]
+    SearchNul,
 }
 
 /// A validated page request.
@@ -79,13 +82,16 @@ impl Default for Page {
 pub struct Search(String);
 
 impl Search {
-    /// Validates the length; the term is matched as a literal substring.
+    /// Validates the length and refuses NUL; the term is matched as a literal substring.
     ///
     /// # Errors
-    /// [`PagingError::SearchTooLong`] beyond [`SEARCH_MAX_CHARS`] characters.
+    /// [`PagingError::SearchTooLong`] beyond [`SEARCH_MAX_CHARS`] characters,
+    /// [`PagingError::SearchNul`] with a NUL character (U+0000).
     pub fn parse(raw: &str) -> Result<Self, PagingError> {
         if raw.chars().count() > SEARCH_MAX_CHARS {
             Err(PagingError::SearchTooLong)
+        } else if raw.contains('\0') {
+            Err(PagingError::SearchNul)
         } else {
             Ok(Self(raw.to_owned()))
         }
@@ -135,5 +141,6 @@ mod tests {
             Search::parse(&"a".repeat(201)),
             Err(PagingError::SearchTooLong)
         );
+        assert_eq!(Search::parse("a\0"), Err(PagingError::SearchNul));
     }
 }

@@ -1,6 +1,7 @@
 //! Posts: bounded title and content, ownership and visibility.
 //!
-//! Invariants: a [`Title`] has 1..=200 characters and a [`Content`] 1..=10000; only the owner
+//! Invariants: a [`Title`] has 1..=200 characters and a [`Content`] 1..=10000, neither with a
+//! NUL character (U+0000, which no database text column holds); only the owner
 //! may change or delete a post; an unpublished post is visible to its owner only.
 
 use crate::Timestamp;
@@ -47,6 +48,9 @@ pub enum TextError {
     /// Longer than the field's maximum (carried).
     #[error("String should have at most {0} characters")]
     TooLong(usize),
+    /// Holds a NUL character (U+0000): PostgreSQL's text types cannot store it.
+    #[error("String should not contain the NUL character")]
+    Nul,
 }
 
 fn bounded(raw: &str, max: usize) -> Result<String, TextError> {
@@ -54,12 +58,14 @@ fn bounded(raw: &str, max: usize) -> Result<String, TextError> {
         Err(TextError::Empty)
     } else if raw.chars().count() > max {
         Err(TextError::TooLong(max))
+    } else if raw.contains('\0') {
+        Err(TextError::Nul)
     } else {
         Ok(raw.to_owned())
     }
 }
 
-/// A post title: 1 to 200 characters, kept as written.
+/// A post title: 1 to 200 characters without NUL, kept as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Title(String);
 
@@ -79,7 +85,7 @@ impl Title {
     }
 }
 
-/// A post body: 1 to 10000 characters, kept as written.
+/// A post body: 1 to 10000 characters without NUL, kept as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Content(String);
 

@@ -42,6 +42,10 @@ pub(crate) fn text(e: &TextError) -> Violation {
             "string_too_long",
             format!("String should have at most {max} characters"),
         ),
+        TextError::Nul => Violation::new(
+            "string_pattern_mismatch",
+            "String should not contain the NUL character",
+        ),
     }
 }
 
@@ -89,6 +93,10 @@ pub(crate) fn paging(e: &PagingError) -> Violation {
         PagingError::SearchTooLong => Violation::new(
             "string_too_long",
             "String should have at most 200 characters",
+        ),
+        PagingError::SearchNul => Violation::new(
+            "string_pattern_mismatch",
+            "String should not contain the NUL character",
         ),
     }
 }
@@ -144,6 +152,13 @@ mod tests {
             pair(
                 "string_too_long",
                 "String should have at most 200 characters"
+            )
+        );
+        assert_eq!(
+            wire(Content::parse("a\0b"), text),
+            pair(
+                "string_pattern_mismatch",
+                "String should not contain the NUL character"
             )
         );
         assert_eq!(
@@ -224,6 +239,13 @@ mod tests {
             pair(
                 "string_too_long",
                 "String should have at most 200 characters"
+            )
+        );
+        assert_eq!(
+            wire(Search::parse("s\0"), paging),
+            pair(
+                "string_pattern_mismatch",
+                "String should not contain the NUL character"
             )
         );
         assert_eq!(

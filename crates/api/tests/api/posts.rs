@@ -194,6 +194,7 @@ async fn feed_is_paged_newest_first_and_searchable(db: TestDb) {
         ("limit=101", "limit"),
         ("skip=-1", "skip"),
         ("limit=abc", "limit"),
+        ("search=a%00b", "search"),
     ] {
         let res = app
             .get(&format!("/api/v1/posts?{query}"), Some(&alice.access))
@@ -250,6 +251,28 @@ async fn post_validation_errors_list_every_field(db: TestDb) {
         ok.text
     );
     assert_eq!(ok.body["published"], true);
+    // No database text column holds U+0000: refused as input, never a 5xx from the store.
+    let nul = app
+        .post(
+            "/api/v1/posts",
+            Some(&alice.access),
+            &json!({ "title": "a\u{0}b", "content": "\u{0}" }),
+        )
+        .await;
+    assert_problem(&nul, 422, "validation_error");
+    let types: Vec<&Value> = nul.body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .map(|e| &e["type"])
+        .collect();
+    assert_eq!(
+        types,
+        [
+            &json!("string_pattern_mismatch"),
+            &json!("string_pattern_mismatch")
+        ]
+    );
 }
 
 async fn writes_leave_their_events_in_the_outbox(db: TestDb) {

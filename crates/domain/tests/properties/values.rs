@@ -80,8 +80,8 @@ proptest! {
         }
     }
 
-    /// Invariant: a title is accepted exactly when it has 1 to 200 characters, and is kept as
-    /// written.
+    /// Invariant: a title is accepted exactly when it has 1 to 200 characters and no NUL, and
+    /// is kept as written.
     #[test]
     fn titles_are_accepted_exactly_from_1_to_200_chars(
         raw in text(lengths_around(1..=TITLE_MAX_CHARS, 3))
@@ -90,14 +90,15 @@ proptest! {
         let expected = match chars {
             0 => Err(TextError::Empty),
             n if n > TITLE_MAX_CHARS => Err(TextError::TooLong(TITLE_MAX_CHARS)),
+            _ if raw.contains('\0') => Err(TextError::Nul),
             _ => Ok(raw.as_str()),
         };
         let parsed = Title::parse(&raw);
         prop_assert_eq!(parsed.as_ref().map(Title::as_str), expected.as_ref().copied());
     }
 
-    /// Invariant: a post body is accepted exactly when it has 1 to 10000 characters, and is
-    /// kept as written.
+    /// Invariant: a post body is accepted exactly when it has 1 to 10000 characters and no
+    /// NUL, and is kept as written.
     #[test]
     fn contents_are_accepted_exactly_from_1_to_10000_chars(
         raw in text(prop_oneof![0_usize..=3, CONTENT_MAX_CHARS - 3..=CONTENT_MAX_CHARS + 3])
@@ -106,6 +107,7 @@ proptest! {
         let expected = match chars {
             0 => Err(TextError::Empty),
             n if n > CONTENT_MAX_CHARS => Err(TextError::TooLong(CONTENT_MAX_CHARS)),
+            _ if raw.contains('\0') => Err(TextError::Nul),
             _ => Ok(raw.as_str()),
         };
         let parsed = Content::parse(&raw);
@@ -167,12 +169,12 @@ proptest! {
         prop_assert_eq!(search.matches(&title), model);
     }
 
-    /// Invariant: a search term is accepted exactly up to 200 characters.
+    /// Invariant: a search term is accepted exactly up to 200 characters without NUL.
     #[test]
     fn search_terms_are_accepted_exactly_up_to_200_chars(
         raw in text(lengths_around(0..=SEARCH_MAX_CHARS, 3))
     ) {
-        let accepted = raw.chars().count() <= SEARCH_MAX_CHARS;
+        let accepted = raw.chars().count() <= SEARCH_MAX_CHARS && !raw.contains('\0');
         prop_assert_eq!(Search::parse(&raw).is_ok(), accepted);
     }
 }
@@ -235,6 +237,7 @@ fn example_title_bounds() {
         Title::parse(&"a".repeat(201)),
         Err(TextError::TooLong(TITLE_MAX_CHARS))
     );
+    assert_eq!(Title::parse("a\0b"), Err(TextError::Nul));
 }
 
 #[test]
@@ -245,6 +248,7 @@ fn example_content_bounds() {
         Content::parse(&"a".repeat(10_001)),
         Err(TextError::TooLong(CONTENT_MAX_CHARS))
     );
+    assert_eq!(Content::parse("\0"), Err(TextError::Nul));
 }
 
 #[test]
