@@ -49,17 +49,22 @@ pub enum TextError {
     /// Longer than the field's maximum (carried).
     #[error("String should have at most {0} characters")]
     TooLong(usize),
+    /// Holds a NUL character (U+0000): PostgreSQL's text types cannot store it.
+    #[error("String should not contain the NUL character")]
+    Nul,
 }
 
 fn at_most(raw: &str, max: usize) -> Result<String, TextError> {
     if raw.chars().count() > max {
         Err(TextError::TooLong(max))
+    } else if raw.contains('\0') {
+        Err(TextError::Nul)
     } else {
         Ok(raw.to_owned())
     }
 }
 
-/// {{A_human}}'s name: 1 to 200 characters, kept as written.
+/// {{A_human}}'s name: 1 to 200 characters without NUL, kept as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct {{Name}}Name(String);
 
@@ -67,7 +72,7 @@ impl {{Name}}Name {
     /// Checks the bounds.
     ///
     /// # Errors
-    /// [`TextError`] when empty or longer than [`NAME_MAX_CHARS`].
+    /// [`TextError`] when empty, longer than [`NAME_MAX_CHARS`] or holding a NUL.
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         if raw.is_empty() {
             return Err(TextError::Empty);
@@ -82,7 +87,8 @@ impl {{Name}}Name {
     }
 }
 
-/// {{A_human}}'s description: at most 2000 characters (empty allowed), kept as written.
+/// {{A_human}}'s description: at most 2000 characters (empty allowed) without NUL, kept as
+/// written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct {{Name}}Description(String);
 
@@ -90,7 +96,8 @@ impl {{Name}}Description {
     /// Checks the bound.
     ///
     /// # Errors
-    /// [`TextError::TooLong`] when longer than [`DESCRIPTION_MAX_CHARS`].
+    /// [`TextError::TooLong`] when longer than [`DESCRIPTION_MAX_CHARS`], [`TextError::Nul`]
+    /// when holding a NUL.
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         at_most(raw, DESCRIPTION_MAX_CHARS).map(Self)
     }
@@ -254,6 +261,8 @@ mod tests {
             {{Name}}Description::parse(&"a".repeat(2_001)),
             Err(TextError::TooLong(2_000))
         );
+        assert_eq!({{Name}}Name::parse("a\0"), Err(TextError::Nul));
+        assert_eq!({{Name}}Description::parse("\0"), Err(TextError::Nul));
     }
 
     #[test]

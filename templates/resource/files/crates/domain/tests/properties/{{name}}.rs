@@ -27,8 +27,8 @@ fn stored(owner: i64) -> {{Name}} {
 }
 
 proptest! {
-    /// Invariant: a name is accepted exactly when it has 1 to 200 characters, and is kept as
-    /// written.
+    /// Invariant: a name is accepted exactly when it has 1 to 200 characters and no NUL, and
+    /// is kept as written.
     #[test]
     fn names_are_accepted_exactly_from_1_to_200_chars(
         raw in text(prop_oneof![0..=3_usize, 197..=203_usize, 1..=NAME_MAX_CHARS])
@@ -37,17 +37,24 @@ proptest! {
         match {{Name}}Name::parse(&raw) {
             Ok(name) => {
                 prop_assert!((1..=NAME_MAX_CHARS).contains(&chars));
+                prop_assert!(!raw.contains('\0'));
                 prop_assert_eq!(name.as_str(), raw.as_str());
             }
             Err(error) => {
-                let expected = if chars == 0 { TextError::Empty } else { TextError::TooLong(NAME_MAX_CHARS) };
+                let expected = if chars == 0 {
+                    TextError::Empty
+                } else if chars > NAME_MAX_CHARS {
+                    TextError::TooLong(NAME_MAX_CHARS)
+                } else {
+                    TextError::Nul
+                };
                 prop_assert_eq!(error, expected);
             }
         }
     }
 
     /// Invariant: a description is accepted exactly when it has at most 2000 characters
-    /// (empty included), and is kept as written.
+    /// (empty included) and no NUL, and is kept as written.
     #[test]
     fn descriptions_are_accepted_exactly_up_to_2000_chars(
         raw in text(prop_oneof![0..=3_usize, 1_997..=2_003_usize])
@@ -56,11 +63,16 @@ proptest! {
         match {{Name}}Description::parse(&raw) {
             Ok(description) => {
                 prop_assert!(chars <= DESCRIPTION_MAX_CHARS);
+                prop_assert!(!raw.contains('\0'));
                 prop_assert_eq!(description.as_str(), raw.as_str());
             }
             Err(error) => {
-                prop_assert!(chars > DESCRIPTION_MAX_CHARS);
-                prop_assert_eq!(error, TextError::TooLong(DESCRIPTION_MAX_CHARS));
+                let expected = if chars > DESCRIPTION_MAX_CHARS {
+                    TextError::TooLong(DESCRIPTION_MAX_CHARS)
+                } else {
+                    TextError::Nul
+                };
+                prop_assert_eq!(error, expected);
             }
         }
     }

@@ -150,6 +150,10 @@ fn text(e: &TextError) -> Violation {
             kind: "string_too_long",
             msg: format!("String should have at most {max} characters"),
         },
+        TextError::Nul => Violation {
+            kind: "string_pattern_mismatch",
+            msg: "String should not contain the NUL character".to_owned(),
+        },
     }
 }
 
