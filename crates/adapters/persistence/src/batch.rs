@@ -1,8 +1,9 @@
 //! Writing concurrent requests' writes together: a queue per pool drained by a few writer
 //! tasks, each writing what waits as one batch (one statement, one commit).
 //!
-//! Under load most of a short write's cost is per statement, not per row: the round trip, the
-//! commit and its WAL flush, the pool's check of the connection when it comes back. A
+//! A short write pays per statement, not per row, for the round trip, the commit and its WAL
+//! flush, and the pool's check of the connection when it comes back; a batch pays them once
+//! (the effect is measured in docs/performance.md; the parts were not separated). A
 //! [`Batcher`] queues each write; at most [`WRITERS`] tasks drain the queue, each taking up to
 //! [`MAX_BATCH`] waiting items at a time (those that [`BatchWrite::fits`] together) and handing
 //! them to its [`BatchWrite`]. With nobody waiting an item is written alone at once: there is

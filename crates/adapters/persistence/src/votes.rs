@@ -11,8 +11,10 @@
 //!   ones, moves each post's counter by the sum of its changes and inserts the outbox rows of
 //!   the votes that changed, then reports for each vote whether its post was visible and
 //!   whether it changed. Sub-statements of one statement share a snapshot and commit together.
-//!   Because every batch locks its posts in the same order before writing any vote, concurrent
-//!   batches never deadlock: two that share a post take turns on it. A batch the database
+//!   Every batch locks its posts in the same order before writing any vote, so that two
+//!   batches sharing posts take turns on them rather than deadlock. (That is the design's
+//!   reasoning; a test racing batches over overlapping posts in opposite orders saw no
+//!   deadlock with the lock removed either, so its need is not shown by a test.) A batch the database
 //!   refuses as a whole (a foreign key: a post or voter deleted meanwhile) is cast again one
 //!   vote at a time, so that only the refused vote fails.
 //! - **SQLite** (no data-modifying CTEs): the same steps as separate statements in one
@@ -612,8 +614,9 @@ mod tests {
             assert_counts_match_votes(db).await;
         }
 
-        /// Two pools' batches on the same posts (each locks them in id order first) take turns:
-        /// every vote is cast once, no batch fails, and every count stays true.
+        /// Two pools' batches on the same posts: every vote is cast once, with the finding it
+        /// would get alone, and every count stays true. (A batch refused by a deadlock would be
+        /// cast again one vote at a time, so this does not show that none occurred.)
         #[tokio::test]
         async fn concurrent_batches_sharing_posts_cast_every_vote_and_keep_the_counts() {
             let test_db = TestDb::postgres().await;
