@@ -218,28 +218,11 @@ mod tests {
         use time::OffsetDateTime;
 
         async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-            db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-                .await
-                .expect("count")
-                .expect("a row")
-                .try_get::<i64>("", "n")
-                .expect("n")
+            crate::test_sql::number(db, sql).await
         }
 
         async fn user(db: &DatabaseConnection, email: &str) -> UserId {
-            let id = db
-                .query_one_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "INSERT INTO users (email, password_hash, email_verified, created_at) \
-                     VALUES ($1, NULL, true, now()) RETURNING id",
-                    [email.into()],
-                ))
-                .await
-                .expect("insert a user")
-                .expect("a row")
-                .try_get::<i64>("", "id")
-                .expect("id");
-            UserId::new(id)
+            UserId::new(crate::test_sql::user(db, email).await)
         }
 
         fn new_post(owner: UserId, title: &str) -> NewPost {

@@ -36,6 +36,8 @@ mod outbox;
 mod outbox_store;
 mod posts;
 mod sessions;
+#[cfg(test)]
+mod test_sql;
 mod transaction;
 mod users;
 mod votes;

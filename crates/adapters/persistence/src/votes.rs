@@ -458,24 +458,10 @@ mod tests {
         use super::*;
         use keel_testkit::db::TestDb;
 
-        async fn one_i64(db: &DatabaseConnection, sql: &str) -> i64 {
-            db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
-                .await
-                .expect(sql)
-                .expect("a row")
-                .try_get_by_index::<i64>(0)
-                .expect("a number")
-        }
+        use crate::test_sql::number as one_i64;
 
         async fn user(db: &DatabaseConnection, n: usize) -> i64 {
-            one_i64(
-                db,
-                &format!(
-                    "INSERT INTO users (email, password_hash, email_verified, created_at) \
-                     VALUES ('voter{n}@example.com', NULL, true, now()) RETURNING id"
-                ),
-            )
-            .await
+            crate::test_sql::user(db, &format!("voter{n}@example.com")).await
         }
 
         async fn post(db: &DatabaseConnection, owner: i64, published: bool) -> i64 {
