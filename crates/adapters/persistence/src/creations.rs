@@ -52,8 +52,8 @@ impl CreationWriter {
 /// it).
 #[derive(Debug, Clone)]
 pub(crate) struct Creation {
-    pub(crate) new: NewPost,
-    pub(crate) key: Uuid,
+    new: NewPost,
+    key: Uuid,
 }
 
 impl Creation {
@@ -156,7 +156,7 @@ async fn run_again(
 /// The statement writing `creations`: each post, then each of its events with its id written
 /// into the payload's `post_id`; `now` is the events' `created_at` and `available_at`. Returns
 /// one row (`ord`, `id`) per creation, `ord` its index in `creations`.
-pub(crate) fn statement(creations: &[Creation], now: Timestamp) -> Result<Statement, StoreError> {
+fn statement(creations: &[Creation], now: Timestamp) -> Result<Statement, StoreError> {
     let mut rows = Vec::with_capacity(creations.len());
     for (ord, creation) in creations.iter().enumerate() {
         let new = &creation.new;
