@@ -21,19 +21,19 @@
 //! looked at when the body is read).
 
 use crate::HttpSettings;
-use crate::middleware::problem_context;
+use crate::middleware::{Served, problem_context};
 use crate::problem::{PROBLEM_JSON, Problem};
-use actix_web::body::{BodySize, BoxBody, MessageBody};
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::http::{StatusCode, Version};
-use actix_web::middleware::Next;
 use actix_web::rt::time::{Sleep, sleep};
 use actix_web::web::Bytes;
-use actix_web::{Error, HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use futures_core::Stream;
 use std::cell::RefCell;
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -41,10 +41,10 @@ use std::time::Duration;
 
 /// Fails reading the body once [`HttpSettings::request_body_timeout`] has passed, and answers
 /// such a request 408 (see the module docs).
-pub async fn body_deadline(
+pub async fn body_deadline<Fut: Future<Output = Served>>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     let timeout = req
         .app_data::<web::Data<HttpSettings>>()
         .map(|settings| settings.request_body_timeout);
@@ -54,14 +54,14 @@ pub async fn body_deadline(
         && !req.headers().contains_key(header::CONTENT_LENGTH)
         && !req.headers().contains_key(header::TRANSFER_ENCODING);
     let Some(timeout) = timeout.filter(|_| !bodiless) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+        return inner(req).await;
     };
     let unread = Rc::new(RefCell::new(None));
     let body = DeadlineBody::new(req.take_payload(), timeout, unread.clone());
     req.set_payload(Payload::Stream {
         payload: Box::pin(body),
     });
-    let res = next.call(req).await?;
+    let res = inner(req).await?;
     let Some(unread) = unread.borrow_mut().take() else {
         return Ok(res.map_into_boxed_body());
     };

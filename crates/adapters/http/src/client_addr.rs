@@ -9,12 +9,12 @@
 //! request's extensions as [`ClientInfo`] for everything after it (rate limiting, HTTPS
 //! redirect, HSTS, secure cookies).
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use crate::middleware::Served;
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{HeaderMap, HeaderName};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, web};
+use actix_web::{HttpMessage, web};
 use ipnet::IpNet;
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -153,10 +153,10 @@ pub fn of(req: &actix_web::HttpRequest) -> ClientInfo {
 }
 
 /// Resolves the client of every request and stores it as [`ClientInfo`].
-pub async fn client_info(
+pub async fn client_info<Fut: Future<Output = Served>>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     let trust = req
         .app_data::<web::Data<ProxyTrust>>()
         .cloned()
@@ -166,7 +166,7 @@ pub async fn client_info(
     let tls = req.app_config().secure();
     let info = trust.resolve(req.peer_addr().map(|a| a.ip()), req.headers(), tls);
     req.extensions_mut().insert(info);
-    next.call(req).await
+    inner(req).await
 }
 
 #[cfg(test)]

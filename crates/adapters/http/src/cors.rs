@@ -10,14 +10,14 @@
 //! `Access-Control-Allow-Credentials` is never sent: bearer tokens travel in headers, not
 //! cookies.
 
-use crate::middleware::problem_response;
+use crate::middleware::{Served, problem_response};
 use crate::problem::Problem;
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+
+use actix_web::dev::ServiceRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{HttpResponse, web};
+use std::future::Future;
 
 /// Methods a cross-origin page may use.
 pub const ALLOWED_METHODS: &str = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT";
@@ -128,16 +128,16 @@ fn origin_of(req: &ServiceRequest) -> Option<String> {
 }
 
 /// Answers preflights and adds CORS headers to responses for allowed origins.
-pub async fn cors(
+pub async fn cors<Fut: Future<Output = Served>>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     let settings = req
         .app_data::<web::Data<CorsSettings>>()
         .cloned()
         .unwrap_or_default();
     let Some(origin) = origin_of(&req) else {
-        return Ok(next.call(req).await?.map_into_boxed_body());
+        return inner(req).await;
     };
     let origin_value = HeaderValue::from_str(&origin).ok();
     let is_preflight = req.method() == Method::OPTIONS
@@ -184,7 +184,7 @@ pub async fn cors(
         };
         return Ok(req.into_response(response));
     }
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    let mut res = inner(req).await?;
     let headers = res.headers_mut();
     headers.append(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(origin) = origin_value.filter(|_| settings.allows(&origin)) {

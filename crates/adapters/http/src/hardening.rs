@@ -25,14 +25,13 @@
 //!   ([`crate::middleware::canonical_path`] runs first), so no spelling escapes it.
 
 use crate::client_addr;
-use crate::middleware::problem_response;
+use crate::middleware::{Served, problem_response};
 use crate::problem::Problem;
-use actix_web::body::{BoxBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::ServiceRequest;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{HttpResponse, web};
+use std::future::Future;
 
 /// The Content-Security-Policy: same-origin everything; inline styles (Swagger UI and ReDoc
 /// set style attributes), `data:` images and fonts (icons embedded in their CSS) and `blob:`
@@ -272,10 +271,10 @@ fn is_api_path(path: &str) -> bool {
 }
 
 /// Applies the host check, the HTTPS redirect and the response headers (see the module docs).
-pub async fn harden(
+pub async fn harden<Fut: Future<Output = Served>>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     let hardening = req
         .app_data::<web::Data<Hardening>>()
         .cloned()
@@ -323,7 +322,7 @@ pub async fn harden(
         return Ok(req.into_response(res));
     }
     let api = is_api_path(req.path());
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    let mut res = inner(req).await?;
     let headers = res.headers_mut();
     hardening.apply(headers, secure);
     if api {

@@ -5,6 +5,9 @@
 //! [`crate::client_addr::client_info`] → [`crate::hardening::harden`] → [`crate::cors::cors`] →
 //! [`versioning`] → [`crate::body_deadline::body_deadline`] → [`render_problems`] → routes,
 //! each in its per-route layer (`routes::layer`: rate limit, bearer token, `no-store`).
+//! Each stage is an async function of the request and of the stages inside it (`inner`, called
+//! at most once); `build_app` nests them into one middleware (see its `edge`), so a request
+//! pays for one middleware, not eight.
 //! - `canonical_path` decodes the percent-encoded unreserved characters of the path
 //!   (`/api/v1/log%69n` → `/api/v1/login`) before anything reads it, so every later decision
 //!   sees the path the router matches.
@@ -18,14 +21,17 @@
 
 use crate::observe::{FinishedRequest, Observer, UserId};
 use crate::problem::{PROBLEM_JSON, Problem};
-use actix_web::body::{BoxBody, MessageBody};
+use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
+use std::future::Future;
 use std::time::Instant;
 use tracing::Instrument;
+
+/// What an edge stage answers: the response, its body boxed, or the error of a stage inside it.
+pub type Served = Result<ServiceResponse<BoxBody>, Error>;
 
 /// The request id of the current request (honoured from `X-Request-Id` or generated).
 #[derive(Debug, Clone)]
@@ -53,6 +59,8 @@ impl ApiVersions {
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const X_API_VERSION: HeaderName = HeaderName::from_static("x-api-version");
 const X_API_VERSION_DEFAULTED: HeaderName = HeaderName::from_static("x-api-version-defaulted");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 fn valid_request_id(value: &HeaderValue) -> Option<String> {
     let text = value.to_str().ok()?;
@@ -118,10 +126,10 @@ macro_rules! request_span {
 /// INFO, except for `/health`, `/ready` and `/metrics`, whose span and line are DEBUG (probes
 /// arrive every few seconds from every balancer and scraper: at INFO they would drown the logs
 /// and the traces — 10 s of load on `/health` once wrote 548k lines).
-pub async fn request_id(
+pub async fn request_id<Fut: Future<Output = Served>>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     let started = Instant::now();
     let observer = req
         .app_data::<web::Data<Observer>>()
@@ -148,19 +156,14 @@ pub async fn request_id(
             format!("{method} {}", predicted_route(&req)).as_str(),
         );
     }
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    observer.continue_trace(
-        &span,
-        header("traceparent").as_deref(),
-        header("tracestate").as_deref(),
-    );
+    // A span nothing records has no parent to set: the caller's trace headers are read only
+    // for a span that is recorded (a probe's DEBUG span is not, at the default `RUST_LOG`).
+    if !span.is_disabled() {
+        let header = |name: &HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+        observer.continue_trace(&span, header(&TRACEPARENT), header(&TRACESTATE));
+    }
     observer.request_started();
-    let outcome = next.call(req).instrument(span.clone()).await;
+    let outcome = inner(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();
     let (status, route, user) = match &outcome {
         Ok(res) => (
@@ -304,10 +307,10 @@ fn version_headers(
 }
 
 /// Routes the request to its API version (see the module docs).
-pub async fn versioning(
+pub async fn versioning<Fut: Future<Output = Served>>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     let versions = req
         .app_data::<web::Data<ApiVersions>>()
         .cloned()
@@ -342,7 +345,7 @@ pub async fn versioning(
                 }
                 set_path(&mut req, &path);
             }
-            let mut res = next.call(req).await?.map_into_boxed_body();
+            let mut res = inner(req).await?;
             version_headers(res.headers_mut(), &version, defaulted);
             Ok(res)
         }
@@ -393,16 +396,16 @@ pub(crate) fn canonical(path: &str) -> Option<String> {
 
 /// Rewrites the request path into its canonical form (see `canonical`: percent-encoded unreserved characters decoded) before any other
 /// middleware reads it; the path as sent stays the problem `instance`.
-pub async fn canonical_path(
+pub async fn canonical_path<Fut: Future<Output = Served>>(
     mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     if let Some(path) = canonical(req.path()) {
         let sent = req.path().to_owned();
         req.extensions_mut().insert(OriginalPath(sent));
         set_path(&mut req, &path);
     }
-    next.call(req).await
+    inner(req).await
 }
 
 /// Builds the problem+json response for `problem`, keeping `original`'s extra headers.
@@ -443,14 +446,14 @@ fn build_problem_response(
 }
 
 /// Writes every error response (status ≥ 400) as `application/problem+json`.
-pub async fn render_problems(
+pub async fn render_problems<Fut: Future<Output = Served>>(
     req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    inner: impl FnOnce(ServiceRequest) -> Fut,
+) -> Served {
     // Handler and extractor errors arrive as responses carrying their error; an `Err` here
     // would come from a middleware, none of which fails. (The request must not be cloned
     // before routing: actix mutates it in place.)
-    let res = next.call(req).await?.map_into_boxed_body();
+    let res = inner(req).await?;
     if res.status().as_u16() < 400 {
         return Ok(res);
     }
