@@ -527,6 +527,9 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     let redis_required = config.redis_health_required;
     let shutdown = ShutdownFlag::default();
     let app_shutdown = shutdown.clone();
+    // The OpenAPI document is rendered here, on this thread, once: the workers' apps share it
+    // (`Document::shared`), and no worker's malloc arena keeps the memory rendering used.
+    keel_http::openapi::Document::shared(&config.api_versions.latest);
     // actix-web calls the factory once on each worker's thread: each takes the next pool.
     let next_worker = Arc::new(AtomicUsize::new(0));
     let server = actix_web::HttpServer::new(move || {

@@ -197,7 +197,7 @@ pub fn build_app(
         InitError = (),
     >,
 > {
-    let document = openapi::Document::new(&settings.versions.latest);
+    let document = openapi::Document::shared(&settings.versions.latest);
     let api_scope = format!("/api/{}", settings.versions.latest);
     let u = use_cases;
     App::new()
@@ -213,7 +213,7 @@ pub fn build_app(
         .app_data(web::Data::new(settings))
         .app_data(web::Data::from(readiness))
         .app_data(web::Data::new(shutdown))
-        .app_data(web::Data::new(document))
+        .app_data(web::Data::from(document))
         .app_data(web::Data::new(u.authenticate))
         .app_data(web::Data::new(u.register))
         .app_data(web::Data::new(u.get_user))

@@ -36,6 +36,7 @@ use apistos::{
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// The rendered document, served at `/openapi.json`.
 #[derive(Debug, Clone)]
@@ -472,6 +473,23 @@ impl Document {
             serde_json::to_string_pretty(&document(version)).unwrap_or_else(|_| "{}".to_owned());
         Self { json }
     }
+
+    /// The document for `version`, rendered once per process and shared by every app built
+    /// after (each actix worker builds its own app, and they all serve the same text).
+    ///
+    /// Rendering allocates a few MiB that are freed at once; glibc keeps such memory in the
+    /// malloc arena of the thread that freed it, so the composition root calls this once
+    /// before the workers start, and no worker renders the document in its own arena.
+    pub fn shared(version: &str) -> Arc<Self> {
+        static RENDERED: Mutex<Vec<(String, Arc<Document>)>> = Mutex::new(Vec::new());
+        let mut rendered = RENDERED.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, document)) = rendered.iter().find(|(v, _)| v == version) {
+            return Arc::clone(document);
+        }
+        let document = Arc::new(Self::new(version));
+        rendered.push((version.to_owned(), Arc::clone(&document)));
+        document
+    }
 }
 
 /// Every documented operation as `(METHOD, path)`, for contract tests.
@@ -546,5 +564,23 @@ pub(crate) mod documented {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Document;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_version_is_rendered_once_and_shared() {
+        let first = Document::shared("v1");
+        let again = Document::shared("v1");
+        assert!(Arc::ptr_eq(&first, &again), "rendered twice");
+        assert_eq!(first.json, Document::new("v1").json);
+        let other = Document::shared("v7");
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert!(other.json.contains("/api/v7/posts"), "v7's own paths");
+        assert!(!first.json.contains("/api/v7/"));
     }
 }
