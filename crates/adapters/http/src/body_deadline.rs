@@ -63,7 +63,7 @@ pub async fn body_deadline<Fut: Future<Output = Served>>(
     });
     let res = inner(req).await?;
     let Some(unread) = unread.borrow_mut().take() else {
-        return Ok(res.map_into_boxed_body());
+        return Ok(res);
     };
     tracing::debug!(
         timeout_seconds = timeout.as_secs_f64(),
