@@ -18,6 +18,13 @@ use crate::email_token::EmailToken;
 use crate::post::PostId;
 use crate::user::{Email, UserId};
 
+/// The prefix of every [`Audience::Mail`] topic.
+pub const MAIL_TOPIC_PREFIX: &str = "mail.";
+
+/// The payload member of a mail event that holds its secret, the raw one-time token. Once the
+/// mail is sent nothing needs it: the store removes it when it marks the event delivered.
+pub const MAIL_SECRET_MEMBER: &str = "token";
+
 /// Who may receive an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Audience {
@@ -28,11 +35,11 @@ pub enum Audience {
 }
 
 impl Audience {
-    /// The audience of events published under `topic`: `mail.*` topics are for the mail
-    /// sender, every other topic is public.
+    /// The audience of events published under `topic`: `mail.*` topics
+    /// ([`MAIL_TOPIC_PREFIX`]) are for the mail sender, every other topic is public.
     #[must_use]
     pub fn of_topic(topic: &str) -> Audience {
-        if topic.starts_with("mail.") {
+        if topic.starts_with(MAIL_TOPIC_PREFIX) {
             Audience::Mail
         } else {
             Audience::Public
@@ -190,5 +197,44 @@ mod topic_tests {
         }
         assert_eq!(Audience::of_topic("mail.verify_email"), Audience::Mail);
         assert_eq!(Audience::of_topic("mailbox.created"), Audience::Public);
+    }
+
+    /// The store removes [`MAIL_SECRET_MEMBER`] from delivered mail events by name: it must be
+    /// where each mail event's token is, and in no public event.
+    #[cfg(feature = "serde")]
+    #[test]
+    fn the_secret_member_is_the_token_of_every_mail_event_and_only_of_those() {
+        let (user_id, email) = (
+            UserId::new(1),
+            Email::parse("a@example.com").expect("valid"),
+        );
+        let token = EmailToken::generate([7; crate::email_token::TOKEN_BYTES]);
+        let mail = [
+            DomainEvent::EmailVerificationRequested {
+                user_id,
+                email: email.clone(),
+                token: token.clone(),
+                expires_at: "2026-12-07T00:00:00Z".to_owned(),
+            },
+            DomainEvent::PasswordResetRequested {
+                user_id,
+                email: email.clone(),
+                token: token.clone(),
+                expires_at: "2026-12-07T00:00:00Z".to_owned(),
+            },
+        ];
+        for event in mail {
+            assert!(event.topic().starts_with(MAIL_TOPIC_PREFIX));
+            assert_eq!(event.audience(), Audience::Mail);
+            let payload = serde_json::to_value(&event).expect("serializes");
+            assert_eq!(
+                payload[MAIL_SECRET_MEMBER].as_str(),
+                Some(token.as_str()),
+                "{payload}"
+            );
+        }
+        let public = DomainEvent::UserCreated { user_id, email };
+        let payload = serde_json::to_value(&public).expect("serializes");
+        assert!(payload.get(MAIL_SECRET_MEMBER).is_none(), "{payload}");
     }
 }

@@ -52,6 +52,11 @@ pub trait Outbox: Send + Sync {
     /// Marks the events `completed` at `at` (delivered to every sink). Returns how many were
     /// still held by `worker` and so were marked; the others are left alone.
     ///
+    /// A completed mail event keeps no secret: in the same change, each marked event whose
+    /// topic starts with [`MAIL_TOPIC_PREFIX`](keel_domain::event::MAIL_TOPIC_PREFIX) loses the
+    /// [`MAIL_SECRET_MEMBER`](keel_domain::event::MAIL_SECRET_MEMBER) of its payload (the raw
+    /// one-time token, needed only until the mail is sent). Other payloads stay as they are.
+    ///
     /// # Errors
     /// [`StoreError`] when the store fails; nothing is marked then.
     async fn complete(

@@ -23,6 +23,10 @@
 //! requires `status = 'processing' AND locked_by = <worker>`, so a worker that lost its lease
 //! cannot overwrite the new holder's work.
 //!
+//! `complete` also drops the raw one-time token from the payload of each completed mail event
+//! (`payload - 'token'` on PostgreSQL, `json_remove` on SQLite), in the same `UPDATE`: once a
+//! mail is sent, the table no longer holds a token that would let its reader take the account.
+//!
 //! Instants are compared as the stored representation (`instant::value`): `timestamptz` on
 //! PostgreSQL, fixed-width text on SQLite. Completed rows keep `locked_by` (who delivered them).
 //!
@@ -35,6 +39,7 @@ use crate::lost_connection::{evict_if_lost, once_more_if_lost};
 use crate::transaction::{begin, finish};
 use async_trait::async_trait;
 use keel_domain::Timestamp;
+use keel_domain::event::{MAIL_SECRET_MEMBER, MAIL_TOPIC_PREFIX};
 use keel_domain::outbox::{EventId, EventKey, FailureOutcome, OutboxEvent, WorkerId};
 use keel_ports::{Outbox, OutboxStats, StoreError};
 use sea_orm::sqlx::postgres::PgListener;
@@ -164,6 +169,21 @@ impl SeaOutbox {
     }
 }
 
+/// The SQL of a completed event's payload: a mail event's (topic starting with
+/// [`MAIL_TOPIC_PREFIX`]) without its [`MAIL_SECRET_MEMBER`], any other unchanged. Both are
+/// constants of keel-domain, not input, written into the statement as literals; a unit test
+/// keeps them plain words that need no quoting.
+fn payload_without_mail_secret(backend: DbBackend) -> String {
+    let without = match backend {
+        DbBackend::Postgres => format!("payload - '{MAIL_SECRET_MEMBER}'"),
+        _ => format!("json_remove(payload, '$.{MAIL_SECRET_MEMBER}')"),
+    };
+    format!(
+        "CASE WHEN substr(topic, 1, {len}) = '{MAIL_TOPIC_PREFIX}' THEN {without} ELSE payload END",
+        len = MAIL_TOPIC_PREFIX.len()
+    )
+}
+
 #[async_trait]
 impl Outbox for SeaOutbox {
     #[tracing::instrument(name = "db.outbox.claim", level = "debug", skip_all, fields(otel.kind = "client"))]
@@ -223,9 +243,13 @@ impl Outbox for SeaOutbox {
         ids: &[EventId],
         at: Timestamp,
     ) -> Result<u64, StoreError> {
+        let payload = payload_without_mail_secret(self.backend());
         self.update_held(worker, ids, |params| {
             let at = params.instant(at);
-            format!("status = 'completed', processed_at = {at}, locked_until = NULL")
+            format!(
+                "status = 'completed', processed_at = {at}, locked_until = NULL, \
+                 payload = {payload}"
+            )
         })
         .await
     }
@@ -470,5 +494,27 @@ impl OutboxListener {
         };
         while self.listener.next_buffered().is_some() {}
         wake
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mail_constants_are_plain_words_in_sql_literals() {
+        for word in [MAIL_TOPIC_PREFIX, MAIL_SECRET_MEMBER] {
+            assert!(
+                !word.is_empty()
+                    && word
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'),
+                "{word:?} needs quoting in SQL"
+            );
+        }
+        assert_eq!(
+            payload_without_mail_secret(DbBackend::Postgres),
+            "CASE WHEN substr(topic, 1, 5) = 'mail.' THEN payload - 'token' ELSE payload END"
+        );
     }
 }

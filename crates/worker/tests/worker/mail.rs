@@ -160,6 +160,42 @@ async fn verification_and_reset_mails_arrive_and_their_tokens_work_once(db: Test
     );
     let exit = worker.terminate(Duration::from_secs(15));
     assert!(exit.success(), "[{label}] exit {exit:?}");
+
+    // Every mail was sent, and its row kept no token: the completion removed it.
+    let rows = mail_rows(&app.db).await;
+    assert_eq!(
+        rows.len(),
+        2,
+        "[{label}] the verification and the reset: {rows:?}"
+    );
+    for (status, payload) in rows {
+        assert_eq!(status, "completed", "[{label}] {payload}");
+        assert!(payload.get("token").is_none(), "[{label}] {payload}");
+        assert!(
+            payload["email"].is_string() && payload["expires_at"].is_string(),
+            "[{label}] {payload}"
+        );
+    }
+}
+
+/// The status and payload of every mail event's outbox row.
+async fn mail_rows(db: &TestDb) -> Vec<(String, serde_json::Value)> {
+    use sea_orm::ConnectionTrait;
+    let sql = "SELECT status, CAST(payload AS TEXT) AS payload FROM outbox_events \
+               WHERE topic LIKE 'mail.%' ORDER BY id";
+    db.connection()
+        .query_all_raw(sea_orm::Statement::from_string(db.backend(), sql))
+        .await
+        .expect("outbox rows")
+        .iter()
+        .map(|row| {
+            let payload = row.try_get::<String>("", "payload").expect("payload");
+            (
+                row.try_get::<String>("", "status").expect("status"),
+                serde_json::from_str(&payload).expect("JSON payload"),
+            )
+        })
+        .collect()
 }
 
 /// The `last_error` of the outbox rows of `topic`.

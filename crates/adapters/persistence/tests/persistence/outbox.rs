@@ -19,6 +19,7 @@ on_every_backend!(
     released_events_come_back_at_once_without_an_attempt,
     taking_over_an_expired_lease_counts_a_failed_attempt,
     purge_deletes_only_completed_events_older_than_the_cutoff,
+    completing_a_mail_event_drops_its_token_and_nothing_else,
 );
 
 fn worker(name: &str) -> WorkerId {
@@ -34,6 +35,17 @@ fn instant(backend: DbBackend, at: Timestamp) -> Value {
 
 /// Inserts `count` pending events of `topic`, created and due at `due`.
 async fn seed(store: &Store, count: usize, topic: &str, due: Timestamp) {
+    let payloads = (0..count).map(|n| serde_json::json!({ "n": n })).collect();
+    seed_payloads(store, topic, payloads, due).await;
+}
+
+/// Inserts one pending event of `topic` per payload, created and due at `due`.
+async fn seed_payloads(
+    store: &Store,
+    topic: &str,
+    payloads: Vec<serde_json::Value>,
+    due: Timestamp,
+) {
     let backend = store.conn.get_database_backend();
     let mut insert = Query::insert();
     insert.into_table(outbox_event::Entity).columns([
@@ -43,11 +55,11 @@ async fn seed(store: &Store, count: usize, topic: &str, due: Timestamp) {
         outbox_event::Column::CreatedAt,
         outbox_event::Column::AvailableAt,
     ]);
-    for n in 0..count {
+    for payload in payloads {
         let row: [Expr; 5] = [
             Value::Uuid(Some(Uuid::new_v4())).into(),
             topic.into(),
-            Value::Json(Some(Box::new(serde_json::json!({ "n": n })))).into(),
+            Value::Json(Some(Box::new(payload))).into(),
             instant(backend, due).into(),
             instant(backend, due).into(),
         ];
@@ -381,6 +393,81 @@ async fn purge_deletes_only_completed_events_older_than_the_cutoff(s: Store) {
     let left: Vec<i64> = s.outbox().await.iter().map(|row| row.id).collect();
     assert_eq!(left, [2, 3, 4], "[{}]", s.label);
     assert_eq!(outbox.purge_completed(at(21)).await.expect("purge"), 1);
+}
+
+async fn completing_a_mail_event_drops_its_token_and_nothing_else(s: Store) {
+    let outbox = SeaOutbox::new(s.conn.clone());
+    let mail = |n: u8| {
+        serde_json::json!({
+            "user_id": n,
+            "email": format!("u{n}@example.com"),
+            "token": format!("secret-{n}"),
+            "expires_at": "2026-12-08T00:00:00Z",
+        })
+    };
+    seed_payloads(&s, "mail.password_reset", vec![mail(1), mail(2)], at(0)).await; // 1, 2
+    seed_payloads(&s, "mail.verify_email", vec![mail(3), mail(4)], at(0)).await; // 3, 4
+    // A public topic that merely looks alike, with a member of the same name: untouched.
+    seed_payloads(&s, "mailbox.created", vec![mail(5)], at(0)).await; // 5
+    let (w1, w2) = (worker("w1"), worker("w2"));
+    outbox.claim(&w1, 5, at(1), at(61)).await.expect("claim");
+    assert_eq!(
+        outbox
+            .complete(&w1, &event_ids(&[1, 3, 5]), at(2))
+            .await
+            .expect("complete"),
+        3
+    );
+    // A retry keeps the token: the mail is still to be sent.
+    outbox
+        .fail(
+            &w1,
+            EventId::new(2),
+            FailureOutcome::Retry {
+                attempts: 1,
+                available_at: at(100),
+            },
+            "smtp down",
+            at(2),
+        )
+        .await
+        .expect("fail");
+    // Event 4 is taken over by w2 once w1's lease ended: w1's late completion changes nothing.
+    outbox.claim(&w2, 5, at(61), at(121)).await.expect("claim");
+    assert_eq!(
+        outbox
+            .complete(&w1, &event_ids(&[4]), at(62))
+            .await
+            .expect("complete"),
+        0
+    );
+    let payload = |row: outbox_event::Model| row.payload;
+    let without_token = |n: u8| {
+        let mut p = mail(n);
+        p.as_object_mut().expect("object").remove("token");
+        p
+    };
+    for (id, expected) in [
+        (1, without_token(1)),
+        (2, mail(2)),
+        (3, without_token(3)),
+        (4, mail(4)),
+        (5, mail(5)),
+    ] {
+        assert_eq!(
+            payload(row(&s, id).await),
+            expected,
+            "event {id} [{}]",
+            s.label
+        );
+    }
+    let claimed_again = outbox.claim(&w2, 5, at(100), at(160)).await.expect("claim");
+    assert_eq!(ids(&claimed_again), [2], "[{}]", s.label);
+    let sent: serde_json::Value = serde_json::from_str(&claimed_again[0].payload).expect("JSON");
+    assert_eq!(
+        sent["token"], "secret-2",
+        "a retried mail still carries its token"
+    );
 }
 
 /// Needs PostgreSQL (`TEST_DATABASE_URL`); left out, counted as skipped, when it is not configured.
