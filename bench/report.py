@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Summarises the runs of bench/run.sh: medians and spread per scenario, the pgbench ceilings,
-the ratios the targets of issue #10 are stated in, and a pass/miss line per target.
+the nginx calibration, the ratios the targets are stated in, and a pass/miss line per target.
 
 Writes OUT/summary.json (meta, every run, the summary) and OUT/summary.md, and prints the
 Markdown. Only the standard library is used.
@@ -20,10 +20,21 @@ def spread(values):
 
 
 def summarise(runs):
-    http, ceilings = {}, {}
+    http, ceilings, calibration = {}, {}, {}
     for run in runs:
-        (http if run["kind"] == "http" else ceilings).setdefault(run["scenario"], []).append(run)
-    out = {"http": {}, "pgbench": {}}
+        kind = {"http": http, "pgbench": ceilings, "calibration": calibration}[run["kind"]]
+        kind.setdefault(run["scenario"], []).append(run)
+    out = {"http": {}, "pgbench": {}, "calibration": {}}
+    for name, rs in calibration.items():
+        rps = [r["rps"] for r in rs]
+        out["calibration"][name] = {
+            "runs_rps": [round(x) for x in rps],
+            "rps_median": round(statistics.median(rps)),
+            "rps_min": round(min(rps)),
+            "rps_max": round(max(rps)),
+            "rps_spread_pct": round(spread(rps), 1),
+            "non2xx": sum(r["non2xx"] + sum(r["socket_errors"].values()) for r in rs),
+        }
     for name, rs in http.items():
         rps = [r["rps"] for r in rs]
         requests = sum(r["requests"] for r in rs)
@@ -77,6 +88,15 @@ def targets(summary, argon2, cores):
 
     if rps("health") is not None:
         rows.append(("health >= 40,000 req/s", f"{rps('health'):,} req/s", rps("health") >= 40000))
+        rows.append(("health >= 100,000 req/s", f"{rps('health'):,} req/s", rps("health") >= 100000))
+        nginx = summary.get("calibration", {}).get("nginx")
+        if nginx:
+            # The 100,000 goal was set where nginx answering a fixed 200 under the same wrk did
+            # ~196,000: on another machine, /health is judged as the same share of nginx there.
+            share = rps("health") / nginx["rps_median"]
+            rows.append(("health >= 51 % of nginx's fixed 200 here (100,000 / ~196,000)",
+                         f"{rps('health'):,} / {nginx['rps_median']:,} = {100 * share:.0f} %",
+                         share >= 100000 / 196000))
     for name in ("list", "get"):
         if rps(name) is not None and name in pg:
             ratio = rps(name) / pg[name]["tps_median"]
@@ -95,6 +115,8 @@ def targets(summary, argon2, cores):
             rows.append((f"{name} >= 2,000 req/s with 0 non-2xx",
                          f"{rps(name):,} req/s{ceiling}, {bad} non-2xx",
                          rps(name) >= 2000 and bad == 0))
+            goal = {"create": 4000, "vote": 3000}[name]
+            rows.append((f"{name} >= {goal:,} req/s", f"{rps(name):,} req/s", rps(name) >= goal))
     if rps("login") is not None and argon2:
         bound = cores / argon2["cpu_seconds_per_hash"]
         rows.append(("login >= 90 % of cores / CPU time of one Argon2id hash",
@@ -144,6 +166,10 @@ def markdown(meta, summary, argon2, rows):
         for name, s in summary["pgbench"].items():
             lines.append(f"| {name} | {s['tps_median']:,} | {s['tps_min']:,}–{s['tps_max']:,} "
                          f"({s['tps_spread_pct']} %) | {s['latency_avg_ms_median']} | {s['failed']} |")
+    for name, s in summary.get("calibration", {}).items():
+        lines += ["", f"Calibration: {name} answering a fixed 200 on /health under the same wrk: "
+                      f"{s['rps_median']:,} req/s median ({s['rps_min']:,}–{s['rps_max']:,}, "
+                      f"spread {s['rps_spread_pct']} %), {s['non2xx']} non-2xx."]
     if "login" in summary["http"] and "health_probe_p99_ms_median" in summary["http"]["login"]:
         s = summary["http"]["login"]
         lines += ["", f"/health probe beside the login load (2 connections, 10 ms pauses): p99 median "
@@ -166,11 +192,16 @@ def console_line(run):
                 f"avg {run['latency_avg_ms']:.2f} ms  failed {run['failed']}  load {run['load']}")
         return text, run["failed"]
     lat = run["latency_ms"]
+    failed = run["non2xx"] + sum(run["socket_errors"].values())
+    if run["kind"] == "calibration":
+        text = (f"round {run['round']}  {run['scenario']:<10} {run['rps']:>10.0f} req/s  "
+                f"p50 {lat['p50']:.2f} p90 {lat['p90']:.2f} p99 {lat['p99']:.2f} ms  "
+                f"non-2xx {run['non2xx']}  (calibration)  load {run['load']}")
+        return text, failed
     text = (f"round {run['round']}  {run['scenario']:<10} {run['rps']:>10.0f} req/s  "
             f"p50 {lat['p50']:.2f} p90 {lat['p90']:.2f} p99 {lat['p99']:.2f} ms  "
             f"non-2xx {run['non2xx']}  rss idle/peak {run['idle_rss_mib']}/{run['peak_rss_mib']} MiB  "
             f"load {run['load']}")
-    failed = run["non2xx"] + sum(run["socket_errors"].values())
     probe = run.get("probe")
     if probe:
         text += f"  /health probe p99 {probe['latency_ms']['p99']:.2f} ms"

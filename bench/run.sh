@@ -26,6 +26,10 @@
 #   list-redis  list with the Redis rate limiter (REDIS_URL) instead of the in-process one
 # Every scenario runs with rate limiting on (limits no run reaches). Each round runs every
 # scenario, then the pgbench ceilings, so drift on a shared machine hits all of them alike.
+# Calibration (CALIBRATION=nginx, the default; CALIBRATION= skips it): each round also drives
+# nginx answering a fixed 200 on /health with the same wrk settings, a figure with nothing of
+# keel in it, so /health can be judged against what this machine's network stack and wrk allow
+# (the report's target table gives /health as a share of it).
 #
 # Needs PostgreSQL at PGHOST/PGPORT (role postgres, may create databases; the database DB,
 # default keel_bench, is dropped and re-created) and Redis at BENCH_REDIS_URL for list-redis;
@@ -51,9 +55,16 @@ PORT="${PORT:-18090}"
 DB="${DB:-keel_bench}"
 OUT="${OUT:-bench/results}"
 BENCH_REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
+CALIBRATION="${CALIBRATION-nginx}"
+CALIBRATION_PORT="${CALIBRATION_PORT:-18091}"
 . bench/lib.sh
 
 bench_require wrk:wrk pgbench:postgresql-contrib curl:curl python3:python3
+case "$CALIBRATION" in
+  nginx) bench_require nginx:nginx-light ;;
+  "") ;;
+  *) echo "CALIBRATION must be nginx or empty, not $CALIBRATION" >&2; exit 2 ;;
+esac
 for scenario in "${SCENARIOS[@]}"; do
   [ "$scenario" = list-redis ] && bench_require redis-cli:redis-tools
 done
@@ -207,6 +218,61 @@ PY
   fi
 }
 
+# nginx answering a fixed 200 on /health (its own process, as many workers as cores, no
+# access log), driven like the health scenario: the machine's figure for a trivial HTTP/1.1
+# server, against which /health is judged.
+run_calibration() { # round
+  local round=$1 conf="$BENCH_WORK/nginx" load nginx_pid i
+  mkdir -p "$conf"
+  cat >"$conf/nginx.conf" <<NGINX
+daemon off;
+worker_processes auto;
+pid $conf/nginx.pid;
+error_log $conf/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $conf/body; proxy_temp_path $conf/proxy;
+  fastcgi_temp_path $conf/fastcgi; uwsgi_temp_path $conf/uwsgi; scgi_temp_path $conf/scgi;
+  server {
+    listen 127.0.0.1:$CALIBRATION_PORT;
+    location / { default_type application/json; return 200 '{"status":"ok"}'; }
+  }
+}
+NGINX
+  nginx -c "$conf/nginx.conf" -p "$conf" &
+  nginx_pid=$!
+  for i in $(seq 1 50); do
+    curl -fs "http://127.0.0.1:$CALIBRATION_PORT/health" >/dev/null 2>&1 && break
+    kill -0 "$nginx_pid" 2>/dev/null || { echo "nginx did not start:" >&2; cat "$conf/error.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  if [ "$WARMUP" != 0 ]; then
+    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s bench/wrk/health.lua "http://127.0.0.1:$CALIBRATION_PORT" >/dev/null
+  fi
+  load=$(load_average)
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --timeout 10s -s bench/wrk/health.lua \
+    "http://127.0.0.1:$CALIBRATION_PORT" >"$BENCH_WORK/wrk.out"
+  kill -QUIT "$nginx_pid" 2>/dev/null || true
+  wait "$nginx_pid" 2>/dev/null || true
+  local result
+  result=$(wrk_json "$BENCH_WORK/wrk.out")
+  [ -n "$result" ] || { echo "nginx: wrk printed no result:" >&2; cat "$BENCH_WORK/wrk.out" >&2; exit 1; }
+  python3 - "$round" "$result" "$load" >>"$RUNS" <<'PY'
+import json, sys
+round_, result, load = sys.argv[1:]
+r = json.loads(result)
+r.update(kind="calibration", round=int(round_), scenario="nginx", load=load)
+print(json.dumps(r))
+PY
+  local non2xx
+  non2xx=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
+  if [ "$non2xx" != 0 ]; then
+    echo "nginx calibration: $non2xx responses were not 2xx or failed" >&2
+    failures=$((failures + 1))
+  fi
+}
+
 run_ceiling() { # round name
   local round=$1 name=$2 out load
   [ "$name" = vote ] && reset_bench_votes
@@ -258,6 +324,7 @@ for round in $(seq 1 "$ROUNDS"); do
   for name in "${CEILINGS[@]}"; do
     run_ceiling "$round" "$name"
   done
+  [ -z "$CALIBRATION" ] || run_calibration "$round"
 done
 
 argon2="null"
