@@ -463,6 +463,8 @@ pub const CLIENT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLIENT_DISCONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle keep-alive of a connection.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(75);
+/// How long shutdown waits, before the drain, for the work answered requests left running.
+pub const DETACHED_WORK_LIMIT: Duration = Duration::from_secs(5);
 
 /// A running `api` server.
 pub struct RunningApi {
@@ -576,8 +578,9 @@ pub async fn start(config: &Config) -> anyhow::Result<RunningApi> {
     })
 }
 
-/// Runs `api serve` until SIGTERM or Ctrl-C, then drains: `/ready` turns 503 at once, in-flight
-/// requests finish (up to 30 s), and the process exits 0.
+/// Runs `api serve` until SIGTERM or Ctrl-C, then drains: `/ready` turns 503 at once, the work
+/// answered requests left running finishes (up to 5 s), in-flight requests finish (up to 30 s),
+/// and the process exits 0.
 ///
 /// # Errors
 /// Start-up failures.
@@ -591,6 +594,14 @@ pub async fn serve(config: &Config) -> anyhow::Result<()> {
     wait_for_signal().await;
     tracing::info!("shutdown requested: draining");
     running.shutdown.set();
+    // Work that answered requests left running (password-reset requests) runs on the
+    // server's workers: it finishes before they stop.
+    if !running.shutdown.finish_detached(DETACHED_WORK_LIMIT).await {
+        tracing::warn!(
+            limit_s = DETACHED_WORK_LIMIT.as_secs(),
+            "work left running by answered requests did not finish in time; stopping anyway"
+        );
+    }
     running.handle.stop(true).await;
     running
         .server

@@ -47,7 +47,9 @@ use keel_application::votes::CastVote;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::time::Duration;
+use tokio_util::task::TaskTracker;
 
 pub use error_code::ErrorCode;
 pub use middleware::ApiVersions;
@@ -166,19 +168,52 @@ pub trait Readiness: Send + Sync + 'static {
     fn check(&self) -> Pin<Box<dyn Future<Output = ReadinessReport> + Send + '_>>;
 }
 
-/// Set when shutdown begins, so `/ready` turns 503 and load balancers drain first.
+/// Shutdown as the app sees it: set when shutdown begins, so `/ready` turns 503 and load
+/// balancers drain first; and the work that requests leave running after their answer (a
+/// password-reset request), which shutdown waits for before it stops the server's workers
+/// ([`ShutdownFlag::finish_detached`]): stopping a worker drops the tasks it runs.
 #[derive(Debug, Clone, Default)]
-pub struct ShutdownFlag(Arc<AtomicBool>);
+pub struct ShutdownFlag {
+    begun: Arc<AtomicBool>,
+    detached: TaskTracker,
+}
 
 impl ShutdownFlag {
     /// Marks the start of shutdown.
     pub fn set(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.begun.store(true, Ordering::SeqCst);
     }
 
     /// Whether shutdown has begun.
     pub fn is_set(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
+        self.begun.load(Ordering::SeqCst)
+    }
+
+    /// Runs `work` on this worker without the request waiting for it, unless shutdown has
+    /// begun: then the request waits for it, and so does the server's drain.
+    ///
+    /// No work is lost between the two: `work` is tracked before the flag is read, and a fence
+    /// on each side orders that read against [`finish_detached`](Self::finish_detached)'s
+    /// count. Either the read saw the flag unset, and `finish_detached` sees the work, or it saw
+    /// it set, and the request in flight holds the drain until the work is done.
+    pub(crate) async fn detach(&self, work: impl Future<Output = ()> + 'static) {
+        let task = actix_web::rt::spawn(self.detached.track_future(work));
+        fence(Ordering::SeqCst);
+        if self.is_set() {
+            let _ = task.await;
+        }
+    }
+
+    /// Waits, up to `limit`, for the work requests detached before shutdown began (a
+    /// password-reset request's).
+    /// Call it after [`set`](Self::set) and before the server stops, since the server's workers
+    /// run that work. Returns whether all of it finished.
+    pub async fn finish_detached(&self, limit: Duration) -> bool {
+        fence(Ordering::SeqCst);
+        self.detached.close();
+        actix_web::rt::time::timeout(limit, self.detached.wait())
+            .await
+            .is_ok()
     }
 }
 
@@ -312,4 +347,51 @@ pub fn declared_routes(version: &str) -> Vec<DeclaredRoute> {
             no_store: decl.meta.no_store,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod shutdown_tests {
+    use super::ShutdownFlag;
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    /// A piece of work that finishes when `release` is set, recording that it did.
+    async fn work(release: Rc<Cell<bool>>, done: Rc<Cell<bool>>) {
+        while !release.get() {
+            actix_web::rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        done.set(true);
+    }
+
+    #[actix_web::test]
+    async fn before_shutdown_the_request_does_not_wait_and_shutdown_waits_for_the_work() {
+        let flag = ShutdownFlag::default();
+        let (release, done) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        flag.detach(work(release.clone(), done.clone())).await;
+        assert!(!done.get(), "the request did not wait for its work");
+
+        flag.set();
+        assert!(
+            !flag.finish_detached(Duration::from_millis(50)).await,
+            "the work is still waiting: not finished within the limit"
+        );
+        release.set(true);
+        assert!(flag.finish_detached(Duration::from_secs(5)).await);
+        assert!(done.get());
+    }
+
+    #[actix_web::test]
+    async fn once_shutdown_has_begun_the_request_waits_for_its_work() {
+        let flag = ShutdownFlag::default();
+        flag.set();
+        let (release, done) = (Rc::new(Cell::new(false)), Rc::new(Cell::new(false)));
+        let releaser = release.clone();
+        actix_web::rt::spawn(async move {
+            actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+            releaser.set(true);
+        });
+        flag.detach(work(release, done.clone())).await;
+        assert!(done.get(), "the request waited for its work");
+    }
 }

@@ -124,13 +124,21 @@ async fn journey(server: &Server) {
 }
 
 fn terminate(server: &mut Server) -> std::process::ExitStatus {
+    send_sigterm(server);
+    exit_within(server, Duration::from_secs(35))
+}
+
+fn send_sigterm(server: &Server) {
     let pid = server.child.id().to_string();
     let sent = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill");
     assert!(sent.success());
-    let deadline = Instant::now() + Duration::from_secs(35);
+}
+
+fn exit_within(server: &mut Server, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(status) = server.child.try_wait().expect("wait") {
             return status;
@@ -254,5 +262,58 @@ mod postgres {
         let mut server = start(db.url(), &dir).await;
         journey(&server).await;
         assert!(terminate(&mut server).success());
+    }
+
+    /// A password-reset request is answered 202 before its work; SIGTERM right after must not
+    /// drop that work. The test holds a lock on `email_tokens`, so the work is still waiting for
+    /// it when SIGTERM arrives, and releases it a second later.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sigterm_waits_for_the_work_of_an_answered_password_reset_request() {
+        use sea_orm::{ConnectionTrait, TransactionTrait};
+        let db = TestDb::postgres().await;
+        let mut server = start(db.url(), &std::env::temp_dir()).await;
+        let client = reqwest::Client::new();
+        let res = client
+            .post(format!("{}/api/v1/users", server.base))
+            .json(&json!({ "email": "reset@example.com", "password": "password1" }))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(res.status(), 201);
+
+        let lock = db.connection().begin().await.expect("begin");
+        lock.execute_unprepared("LOCK TABLE email_tokens IN ACCESS EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+        let res = client
+            .post(format!("{}/api/v1/auth/password-reset", server.base))
+            .header("connection", "close")
+            .json(&json!({ "email": "reset@example.com" }))
+            .send()
+            .await
+            .expect("reset request");
+        assert_eq!(res.status(), 202);
+        drop(client);
+
+        send_sigterm(&server);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(
+            server.child.try_wait().expect("wait").is_none(),
+            "the api stopped while the reset's work was waiting"
+        );
+        lock.commit().await.expect("unlock");
+        let status = exit_within(&mut server, Duration::from_secs(15));
+        assert!(status.success(), "exit status {status:?}");
+
+        let events = db
+            .connection()
+            .query_all_raw(sea_orm::Statement::from_string(
+                db.backend(),
+                "SELECT topic FROM outbox_events WHERE topic = 'mail.password_reset' \
+                 AND payload ->> 'email' = 'reset@example.com'",
+            ))
+            .await
+            .expect("outbox");
+        assert_eq!(events.len(), 1, "the reset's mail event was written");
     }
 }
