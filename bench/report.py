@@ -19,6 +19,17 @@ def spread(values):
     return 100 * (max(values) - min(values)) / med if med else 0.0
 
 
+def rate_stats(unit, values):
+    """The runs of one rate (`rps` or `tps`), its median, min, max and spread."""
+    return {
+        f"runs_{unit}": [round(x) for x in values],
+        f"{unit}_median": round(statistics.median(values)),
+        f"{unit}_min": round(min(values)),
+        f"{unit}_max": round(max(values)),
+        f"{unit}_spread_pct": round(spread(values), 1),
+    }
+
+
 def summarise(runs):
     http, ceilings, calibration = {}, {}, {}
     for run in runs:
@@ -26,24 +37,14 @@ def summarise(runs):
         kind.setdefault(run["scenario"], []).append(run)
     out = {"http": {}, "pgbench": {}, "calibration": {}}
     for name, rs in calibration.items():
-        rps = [r["rps"] for r in rs]
         out["calibration"][name] = {
-            "runs_rps": [round(x) for x in rps],
-            "rps_median": round(statistics.median(rps)),
-            "rps_min": round(min(rps)),
-            "rps_max": round(max(rps)),
-            "rps_spread_pct": round(spread(rps), 1),
+            **rate_stats("rps", [r["rps"] for r in rs]),
             "non2xx": sum(r["non2xx"] + sum(r["socket_errors"].values()) for r in rs),
         }
     for name, rs in http.items():
-        rps = [r["rps"] for r in rs]
         requests = sum(r["requests"] for r in rs)
         s = {
-            "runs_rps": [round(x) for x in rps],
-            "rps_median": round(statistics.median(rps)),
-            "rps_min": round(min(rps)),
-            "rps_max": round(max(rps)),
-            "rps_spread_pct": round(spread(rps), 1),
+            **rate_stats("rps", [r["rps"] for r in rs]),
             "non2xx": sum(r["non2xx"] for r in rs),
             "socket_errors": sum(sum(r["socket_errors"].values()) for r in rs),
             "idle_rss_mib": statistics.median(r["idle_rss_mib"] for r in rs),
@@ -64,13 +65,8 @@ def summarise(runs):
             s["health_probe_non2xx"] = sum(p["non2xx"] for p in probes)
         out["http"][name] = s
     for name, rs in ceilings.items():
-        tps = [r["tps"] for r in rs]
         out["pgbench"][name] = {
-            "runs_tps": [round(x) for x in tps],
-            "tps_median": round(statistics.median(tps)),
-            "tps_min": round(min(tps)),
-            "tps_max": round(max(tps)),
-            "tps_spread_pct": round(spread(tps), 1),
+            **rate_stats("tps", [r["tps"] for r in rs]),
             "latency_avg_ms_median": round(statistics.median(r["latency_avg_ms"] for r in rs), 2),
             "failed": sum(r["failed"] for r in rs),
             "loads": [r["load"] for r in rs],

@@ -145,6 +145,17 @@ reset_bench_votes() {
 }
 
 failures=0
+# Prints the last run's console line (stderr) and counts it as failed when any of its responses
+# or transactions failed; $1 names what failed.
+count_failures() {
+  local failed
+  failed=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
+  if [ "$failed" != 0 ]; then
+    echo "$1: $failed" >&2
+    failures=$((failures + 1))
+  fi
+}
+
 run_scenario() { # round scenario
   local round=$1 scenario=$2 script=$2 extra=() idle rss cpu0 cpu1 pg0 pg1 m0 m1 load probe_pid=""
   case "$scenario" in
@@ -209,13 +220,7 @@ r.update(
 )
 print(json.dumps(r))
 PY
-  local non2xx
-  # One line for the console (stderr); the number of failed responses (stdout).
-  non2xx=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
-  if [ "$non2xx" != 0 ]; then
-    echo "$scenario: $non2xx responses were not 2xx or failed" >&2
-    failures=$((failures + 1))
-  fi
+  count_failures "$scenario: responses that were not 2xx or failed"
 }
 
 # nginx answering a fixed 200 on /health (its own process, as many workers as cores, no
@@ -265,12 +270,7 @@ r = json.loads(result)
 r.update(kind="calibration", round=int(round_), scenario="nginx", load=load)
 print(json.dumps(r))
 PY
-  local non2xx
-  non2xx=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
-  if [ "$non2xx" != 0 ]; then
-    echo "nginx calibration: $non2xx responses were not 2xx or failed" >&2
-    failures=$((failures + 1))
-  fi
+  count_failures "nginx calibration: responses that were not 2xx or failed"
 }
 
 run_ceiling() { # round name
@@ -300,12 +300,7 @@ failed = re.search(r"number of failed transactions: (\d+)", out)
 print(json.dumps(dict(kind="pgbench", round=int(round_), scenario=name, tps=tps, script_tps=script_tps,
                       latency_avg_ms=lat, failed=int(failed.group(1)) if failed else 0, load=load)))
 PY
-  local failed
-  failed=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
-  if [ "$failed" != 0 ]; then
-    echo "pgbench $name: $failed failed transactions" >&2
-    failures=$((failures + 1))
-  fi
+  count_failures "pgbench $name: failed transactions"
 }
 
 # Back to the seeded data set: the posts (and outbox events) the create and vote scenarios

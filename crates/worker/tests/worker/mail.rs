@@ -180,18 +180,14 @@ async fn verification_and_reset_mails_arrive_and_their_tokens_work_once(db: Test
 
 /// The status and payload of every mail event's outbox row.
 async fn mail_rows(db: &TestDb) -> Vec<(String, serde_json::Value)> {
-    use sea_orm::ConnectionTrait;
     let sql = "SELECT status, CAST(payload AS TEXT) AS payload FROM outbox_events \
                WHERE topic LIKE 'mail.%' ORDER BY id";
-    db.connection()
-        .query_all_raw(sea_orm::Statement::from_string(db.backend(), sql))
+    string_pairs(db, sql, "payload")
         .await
-        .expect("outbox rows")
-        .iter()
-        .map(|row| {
-            let payload = row.try_get::<String>("", "payload").expect("payload");
+        .into_iter()
+        .map(|(status, payload)| {
             (
-                row.try_get::<String>("", "status").expect("status"),
+                status,
                 serde_json::from_str(&payload).expect("JSON payload"),
             )
         })
@@ -200,10 +196,15 @@ async fn mail_rows(db: &TestDb) -> Vec<(String, serde_json::Value)> {
 
 /// The `last_error` of the outbox rows of `topic`.
 async fn last_errors(db: &TestDb, topic: &str) -> Vec<(String, String)> {
-    use sea_orm::ConnectionTrait;
     let sql = format!(
         "SELECT status, COALESCE(last_error, '') AS last_error FROM outbox_events WHERE topic = '{topic}'"
     );
+    string_pairs(db, &sql, "last_error").await
+}
+
+/// `status` and the text column `second` of each row `sql` returns.
+async fn string_pairs(db: &TestDb, sql: &str, second: &str) -> Vec<(String, String)> {
+    use sea_orm::ConnectionTrait;
     db.connection()
         .query_all_raw(sea_orm::Statement::from_string(db.backend(), sql))
         .await
@@ -212,7 +213,7 @@ async fn last_errors(db: &TestDb, topic: &str) -> Vec<(String, String)> {
         .map(|row| {
             (
                 row.try_get::<String>("", "status").expect("status"),
-                row.try_get::<String>("", "last_error").expect("last_error"),
+                row.try_get::<String>("", second).expect(second),
             )
         })
         .collect()
