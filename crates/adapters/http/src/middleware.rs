@@ -51,8 +51,12 @@ pub struct ApiVersions {
 }
 
 impl ApiVersions {
-    fn supports(&self, version: &str) -> bool {
-        self.supported.iter().any(|v| v == version)
+    /// The served version named `version`, borrowed from the list (`None` when not served).
+    fn supported(&self, version: &str) -> Option<&str> {
+        self.supported
+            .iter()
+            .find(|v| *v == version)
+            .map(String::as_str)
     }
 }
 
@@ -69,6 +73,15 @@ fn valid_request_id(value: &HeaderValue) -> Option<String> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b));
     ok.then(|| text.to_owned())
+}
+
+/// A new request id: a UUIDv7 in its hyphenated lower-case form (encoded directly, without
+/// the formatting machinery of `to_string`: this runs for nearly every request).
+fn new_request_id() -> String {
+    uuid::Uuid::now_v7()
+        .hyphenated()
+        .encode_lower(&mut uuid::Uuid::encode_buffer())
+        .to_owned()
 }
 
 /// The route template a request will be routed to, predicted before routing (for the span
@@ -139,7 +152,7 @@ pub async fn request_id<Fut: Future<Output = Served>>(
         .headers()
         .get(X_REQUEST_ID)
         .and_then(valid_request_id)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        .unwrap_or_else(new_request_id);
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().clone();
     let probe = is_probe(req.path());
@@ -222,13 +235,14 @@ pub async fn request_id<Fut: Future<Output = Served>>(
 
 /// Where a request goes, as decided from its path and `X-API-Version` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Route {
+pub(crate) enum Route<'v> {
     /// Serve it; `rewrite` is the internal path when it differs from the one sent.
     Serve {
         /// Internal path, if rewritten.
         rewrite: Option<String>,
-        /// The version answering.
-        version: String,
+        /// The version answering (borrowed from the [`ApiVersions`]: nothing is copied per
+        /// request).
+        version: &'v str,
         /// Whether the version was inferred.
         defaulted: bool,
     },
@@ -237,7 +251,11 @@ pub(crate) enum Route {
 }
 
 /// Decides the version and internal path of a request (pure; see the module docs).
-pub(crate) fn resolve(path: &str, header: Option<&str>, versions: &ApiVersions) -> Route {
+pub(crate) fn resolve<'v>(
+    path: &str,
+    header: Option<&str>,
+    versions: &'v ApiVersions,
+) -> Route<'v> {
     let trimmed = if path.len() > 1 && path.ends_with('/') {
         path.trim_end_matches('/')
     } else {
@@ -250,7 +268,7 @@ pub(crate) fn resolve(path: &str, header: Option<&str>, versions: &ApiVersions) 
         _ => {
             return Route::Serve {
                 rewrite: changed(trimmed.to_owned()),
-                version: versions.latest.clone(),
+                version: &versions.latest,
                 defaulted: true,
             };
         }
@@ -259,18 +277,18 @@ pub(crate) fn resolve(path: &str, header: Option<&str>, versions: &ApiVersions) 
     let names_version =
         first.len() > 1 && first.starts_with('v') && first[1..].bytes().all(|b| b.is_ascii_digit());
     if names_version {
-        if versions.supports(first) {
+        if let Some(version) = versions.supported(first) {
             return Route::Serve {
                 rewrite: changed(trimmed.to_owned()),
-                version: first.to_owned(),
+                version,
                 defaulted: false,
             };
         }
         return Route::UnsupportedVersion;
     }
-    let (version, defaulted) = match header {
-        Some(v) if versions.supports(v) => (v.to_owned(), false),
-        _ => (versions.latest.clone(), true),
+    let (version, defaulted) = match header.and_then(|v| versions.supported(v)) {
+        Some(v) => (v, false),
+        None => (versions.latest.as_str(), true),
     };
     Route::Serve {
         rewrite: Some(format!("/api/{version}{rest}")),
@@ -346,7 +364,7 @@ pub async fn versioning<Fut: Future<Output = Served>>(
                 set_path(&mut req, &path);
             }
             let mut res = inner(req).await?;
-            version_headers(res.headers_mut(), &version, defaulted);
+            version_headers(res.headers_mut(), version, defaulted);
             Ok(res)
         }
     }
@@ -488,10 +506,10 @@ mod tests {
         }
     }
 
-    fn serve(rewrite: Option<&str>, defaulted: bool) -> Route {
+    fn serve(rewrite: Option<&str>, defaulted: bool) -> Route<'static> {
         Route::Serve {
             rewrite: rewrite.map(str::to_owned),
-            version: "v1".into(),
+            version: "v1",
             defaulted,
         }
     }
@@ -542,7 +560,7 @@ mod tests {
             resolve("/api/v2/posts", Some("v1"), &two),
             Route::Serve {
                 rewrite: None,
-                version: "v2".into(),
+                version: "v2",
                 defaulted: false
             }
         );
@@ -583,6 +601,15 @@ mod tests {
         assert_eq!(canonical("/a%zz%4"), None, "broken escapes stay as sent");
         assert_eq!(canonical("/%"), None);
         assert_eq!(canonical("/%e2%82%ac").as_deref(), Some("/%E2%82%AC"));
+    }
+
+    #[test]
+    fn new_request_ids_are_hyphenated_lower_case_uuid_v7s() {
+        let id = new_request_id();
+        let parsed = uuid::Uuid::parse_str(&id).expect("a uuid");
+        assert_eq!(parsed.get_version_num(), 7);
+        assert_eq!(id, parsed.hyphenated().to_string());
+        assert_ne!(new_request_id(), id);
     }
 
     #[test]
