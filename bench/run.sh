@@ -26,10 +26,14 @@
 #   list-redis  list with the Redis rate limiter (REDIS_URL) instead of the in-process one
 # Every scenario runs with rate limiting on (limits no run reaches). Each round runs every
 # scenario, then the pgbench ceilings, so drift on a shared machine hits all of them alike.
-# Calibration (CALIBRATION=nginx, the default; CALIBRATION= skips it): each round also drives
-# nginx answering a fixed 200 on /health with the same wrk settings, a figure with nothing of
-# keel in it, so /health can be judged against what this machine's network stack and wrk allow
-# (the report's target table gives /health as a share of it).
+# Calibration (CALIBRATION="nginx insert", the default; a subset, or CALIBRATION= to skip it):
+# figures with nothing of keel in them, measured at the end of each round, so targets set on
+# another machine can be judged as shares on this one (the report's target table does):
+#   nginx   nginx answering a fixed 200 on /health with the same wrk settings: what this
+#           machine's network stack and wrk allow /health;
+#   insert  pgbench committing a one-row INSERT (bench/pgbench/insert.sql into a table of its
+#           own, CONNECTIONS clients, -M prepared): what this machine's PostgreSQL commits allow
+#           the writes.
 #
 # Needs PostgreSQL at PGHOST/PGPORT (role postgres, may create databases; the database DB,
 # default keel_bench, is dropped and re-created) and Redis at BENCH_REDIS_URL for list-redis;
@@ -55,16 +59,18 @@ PORT="${PORT:-18090}"
 DB="${DB:-keel_bench}"
 OUT="${OUT:-bench/results}"
 BENCH_REDIS_URL="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
-CALIBRATION="${CALIBRATION-nginx}"
+read -r -a CALIBRATION <<<"${CALIBRATION-nginx insert}"
 CALIBRATION_PORT="${CALIBRATION_PORT:-18091}"
 . bench/lib.sh
 
 bench_require wrk:wrk pgbench:postgresql-contrib curl:curl python3:python3
-case "$CALIBRATION" in
-  nginx) bench_require nginx:nginx-light ;;
-  "") ;;
-  *) echo "CALIBRATION must be nginx or empty, not $CALIBRATION" >&2; exit 2 ;;
-esac
+for calibration in ${CALIBRATION[@]+"${CALIBRATION[@]}"}; do
+  case "$calibration" in
+    nginx) bench_require nginx:nginx-light ;;
+    insert) ;;
+    *) echo "CALIBRATION holds nginx and/or insert, not $calibration" >&2; exit 2 ;;
+  esac
+done
 for scenario in "${SCENARIOS[@]}"; do
   [ "$scenario" = list-redis ] && bench_require redis-cli:redis-tools
 done
@@ -226,7 +232,36 @@ PY
 # nginx answering a fixed 200 on /health (its own process, as many workers as cores, no
 # access log), driven like the health scenario: the machine's figure for a trivial HTTP/1.1
 # server, against which /health is judged.
-run_calibration() { # round
+run_calibration() { # round name
+  case "$2" in
+    nginx) run_nginx_calibration "$1" ;;
+    insert) run_insert_calibration "$1" ;;
+  esac
+}
+
+# pgbench committing a one-row INSERT into a table of its own (created and dropped here).
+run_insert_calibration() { # round
+  local round=$1 load out
+  bench_psql "$DB" -q -c "DROP TABLE IF EXISTS calibration_inserts" \
+    -c "CREATE TABLE calibration_inserts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())"
+  load=$(load_average)
+  out=$(pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
+    -T "$duration_s" -f bench/pgbench/insert.sql "$DB" 2>&1) || { echo "pgbench insert failed: $out" >&2; exit 1; }
+  bench_psql "$DB" -q -c "DROP TABLE calibration_inserts"
+  python3 - "$round" "$load" "$out" >>"$RUNS" <<'PY'
+import json, re, sys
+round_, load, out = sys.argv[1:]
+tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+failed = re.search(r"number of failed transactions: (\d+)", out)
+print(json.dumps(dict(kind="calibration", round=int(round_), scenario="insert", rps=tps,
+                      latency_avg_ms=lat, failed=int(failed.group(1)) if failed else 0, load=load)))
+PY
+  count_failures "insert calibration: failed transactions"
+}
+
+# nginx answering a fixed 200 on /health under the same wrk settings.
+run_nginx_calibration() { # round
   local round=$1 conf="$BENCH_WORK/nginx" load nginx_pid i
   mkdir -p "$conf"
   cat >"$conf/nginx.conf" <<NGINX
@@ -319,7 +354,9 @@ for round in $(seq 1 "$ROUNDS"); do
   for name in "${CEILINGS[@]}"; do
     run_ceiling "$round" "$name"
   done
-  [ -z "$CALIBRATION" ] || run_calibration "$round"
+  for calibration in ${CALIBRATION[@]+"${CALIBRATION[@]}"}; do
+    run_calibration "$round" "$calibration"
+  done
 done
 
 argon2="null"
