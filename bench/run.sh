@@ -33,7 +33,7 @@
 #           machine's network stack and wrk allow /health;
 #   insert  pgbench committing a one-row INSERT (bench/pgbench/insert.sql into a table of its
 #           own, CONNECTIONS clients, -M prepared): what this machine's PostgreSQL commits allow
-#           the writes.
+#           the writes. It runs just before the round's first write scenario (create or vote).
 #
 # Needs PostgreSQL at PGHOST/PGPORT (role postgres, may create databases; the database DB,
 # default keel_bench, is dropped and re-created) and Redis at BENCH_REDIS_URL for list-redis;
@@ -242,7 +242,7 @@ run_calibration() { # round name
 # pgbench committing a one-row INSERT into a table of its own (created and dropped here).
 run_insert_calibration() { # round
   local round=$1 load out
-  bench_psql "$DB" -q -c "DROP TABLE IF EXISTS calibration_inserts" \
+  bench_psql "$DB" -q -c "SET client_min_messages = warning" -c "DROP TABLE IF EXISTS calibration_inserts" \
     -c "CREATE TABLE calibration_inserts (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())"
   load=$(load_average)
   out=$(pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
@@ -346,15 +346,27 @@ reset_data_set() {
 }
 
 # ---- the runs ---------------------------------------------------------------------------
+# The write calibration runs just before the round's first write scenario: next to the writes
+# it calibrates, so the drift of a shared machine's pace between them is as small as a round
+# allows (its position itself, after the reads or after the ceilings' writes, made no
+# measurable difference: docs/performance.md). Without a write scenario, at the end of the
+# round with the others.
 for round in $(seq 1 "$ROUNDS"); do
   reset_data_set
+  inserts_done=0
   for scenario in "${SCENARIOS[@]}"; do
+    if { [ "$scenario" = create ] || [ "$scenario" = vote ]; } && [ "$inserts_done" = 0 ] \
+      && [[ " ${CALIBRATION[*]-} " == *" insert "* ]]; then
+      run_calibration "$round" insert
+      inserts_done=1
+    fi
     run_scenario "$round" "$scenario"
   done
   for name in "${CEILINGS[@]}"; do
     run_ceiling "$round" "$name"
   done
   for calibration in ${CALIBRATION[@]+"${CALIBRATION[@]}"}; do
+    [ "$calibration" = insert ] && [ "$inserts_done" = 1 ] && continue
     run_calibration "$round" "$calibration"
   done
 done
