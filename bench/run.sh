@@ -153,6 +153,26 @@ reset_bench_votes() {
 failures=0
 # Prints the last run's console line (stderr) and counts it as failed when any of its responses
 # or transactions failed; $1 names what failed.
+# The JSON line of a pgbench run (kind pgbench: a ceiling; calibration: the write calibration,
+# its rate under `rps` like the other calibration): rate, average latency, failed transactions.
+pgbench_json() { # kind round name load pgbench-output
+  python3 - "$@" <<'PY'
+import json, re, sys
+kind, round_, name, load, out = sys.argv[1:]
+script_tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
+lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
+failed = re.search(r"number of failed transactions: (\d+)", out)
+run = dict(kind=kind, round=int(round_), scenario=name, latency_avg_ms=lat,
+           failed=int(failed.group(1)) if failed else 0, load=load)
+if kind == "pgbench":
+    # One run of vote.sql is two votes (add, then delete): its figure is in votes per second.
+    run.update(tps=script_tps * (2 if name == "vote" else 1), script_tps=script_tps)
+else:
+    run.update(rps=script_tps)
+print(json.dumps(run))
+PY
+}
+
 count_failures() {
   local failed
   failed=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
@@ -248,15 +268,7 @@ run_insert_calibration() { # round
   out=$(pgbench -h "$PGHOST" -p "$PGPORT" -U postgres -n -M prepared -c "$CONNECTIONS" -j "$THREADS" \
     -T "$duration_s" -f bench/pgbench/insert.sql "$DB" 2>&1) || { echo "pgbench insert failed: $out" >&2; exit 1; }
   bench_psql "$DB" -q -c "DROP TABLE calibration_inserts"
-  python3 - "$round" "$load" "$out" >>"$RUNS" <<'PY'
-import json, re, sys
-round_, load, out = sys.argv[1:]
-tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
-lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
-failed = re.search(r"number of failed transactions: (\d+)", out)
-print(json.dumps(dict(kind="calibration", round=int(round_), scenario="insert", rps=tps,
-                      latency_avg_ms=lat, failed=int(failed.group(1)) if failed else 0, load=load)))
-PY
+  pgbench_json calibration "$round" insert "$load" "$out" >>"$RUNS"
   count_failures "insert calibration: failed transactions"
 }
 
@@ -324,17 +336,7 @@ run_ceiling() { # round name
     -T "$duration_s" -D posts="$POSTS" -D bench_users="$TOKEN_USERS" -D pages="${BENCH_LIST_PAGES:-20}" \
     -f "bench/pgbench/$name.sql" "$DB" 2>&1) || { echo "pgbench $name failed: $out" >&2; exit 1; }
   [ -z "$wake_pid" ] || wait "$wake_pid" || true
-  python3 - "$round" "$name" "$load" "$out" >>"$RUNS" <<'PY'
-import json, re, sys
-round_, name, load, out = sys.argv[1:]
-script_tps = float(re.search(r"tps = ([\d.]+) \(without initial connection time\)", out).group(1))
-# One run of vote.sql is two votes (add, then delete): its figure is in votes per second.
-tps = script_tps * (2 if name == "vote" else 1)
-lat = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))
-failed = re.search(r"number of failed transactions: (\d+)", out)
-print(json.dumps(dict(kind="pgbench", round=int(round_), scenario=name, tps=tps, script_tps=script_tps,
-                      latency_avg_ms=lat, failed=int(failed.group(1)) if failed else 0, load=load)))
-PY
+  pgbench_json pgbench "$round" "$name" "$load" "$out" >>"$RUNS"
   count_failures "pgbench $name: failed transactions"
 }
 
