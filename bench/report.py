@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Summarises the runs of bench/run.sh: medians and spread per scenario, the pgbench ceilings,
-the nginx calibration, the ratios the targets are stated in, and a pass/miss line per target.
+the calibrations (nginx's fixed 200, a one-row INSERT), the ratios the targets are stated in,
+and a pass/miss line per target.
 
 Writes OUT/summary.json (meta, every run, the summary) and OUT/summary.md, and prints the
 Markdown. Only the standard library is used.

@@ -27,10 +27,10 @@
 # Every scenario runs with rate limiting on (limits no run reaches). Each round runs every
 # scenario, then the pgbench ceilings, so drift on a shared machine hits all of them alike.
 # Calibration (CALIBRATION="nginx insert", the default; a subset, or CALIBRATION= to skip it):
-# figures with nothing of keel in them, measured at the end of each round, so targets set on
-# another machine can be judged as shares on this one (the report's target table does):
+# figures with nothing of keel in them, measured once per round, so targets set on another
+# machine can be judged as shares on this one (the report's target table does):
 #   nginx   nginx answering a fixed 200 on /health with the same wrk settings: what this
-#           machine's network stack and wrk allow /health;
+#           machine's network stack and wrk allow /health. It runs at the end of the round;
 #   insert  pgbench committing a one-row INSERT (bench/pgbench/insert.sql into a table of its
 #           own, CONNECTIONS clients, -M prepared): what this machine's PostgreSQL commits allow
 #           the writes. It runs just before the round's first write scenario (create or vote).
@@ -151,8 +151,6 @@ reset_bench_votes() {
 }
 
 failures=0
-# Prints the last run's console line (stderr) and counts it as failed when any of its responses
-# or transactions failed; $1 names what failed.
 # The JSON line of a pgbench run (kind pgbench: a ceiling; calibration: the write calibration,
 # its rate under `rps` like the other calibration): rate, average latency, failed transactions.
 pgbench_json() { # kind round name load pgbench-output
@@ -173,6 +171,8 @@ print(json.dumps(run))
 PY
 }
 
+# Prints the last run's console line (stderr) and counts it as failed when any of its responses
+# or transactions failed; $1 names what failed.
 count_failures() {
   local failed
   failed=$(python3 bench/report.py --line "$(tail -n1 "$RUNS")")
@@ -249,9 +249,7 @@ PY
   count_failures "$scenario: responses that were not 2xx or failed"
 }
 
-# nginx answering a fixed 200 on /health (its own process, as many workers as cores, no
-# access log), driven like the health scenario: the machine's figure for a trivial HTTP/1.1
-# server, against which /health is judged.
+# One calibration run (see the header): `nginx` or `insert`.
 run_calibration() { # round name
   case "$2" in
     nginx) run_nginx_calibration "$1" ;;
@@ -272,7 +270,9 @@ run_insert_calibration() { # round
   count_failures "insert calibration: failed transactions"
 }
 
-# nginx answering a fixed 200 on /health under the same wrk settings.
+# nginx answering a fixed 200 on /health (its own process, as many workers as cores, no
+# access log), driven like the health scenario: the machine's figure for a trivial HTTP/1.1
+# server, against which /health is judged.
 run_nginx_calibration() { # round
   local round=$1 conf="$BENCH_WORK/nginx" load nginx_pid i
   mkdir -p "$conf"
